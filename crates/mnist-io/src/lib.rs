@@ -1,0 +1,1 @@
+//! mnist-io (work in progress).

@@ -1,0 +1,1 @@
+//! nn-core (work in progress).
