@@ -1,1 +1,32 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
+//!
+//! - `cargo xtask fetch-mnist`: download and verify MNIST (or Fashion-MNIST) into `data/`.
+//! - `cargo xtask bench`: time the default training run against the NumPy reference.
+
+mod bench;
+mod fetch;
+
+use clap::{Parser, Subcommand};
+
+/// Project automation for the dlfs-rs workspace.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download MNIST or Fashion-MNIST and verify every file's SHA-256.
+    FetchMnist(fetch::FetchArgs),
+    /// Time the default `train` run against the NumPy reference, side by side.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::FetchMnist(args) => fetch::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
