@@ -1,1 +1,52 @@
-fn main() {}
+//! `nn-cli`: train the two-layer network of *Deep Learning from Scratch* on MNIST, then ask it
+//! about the test set or about a digit you drew.
+//!
+//! ```text
+//! nn-cli train                 # the book's chapter-4 run: fetch MNIST if missing, train, save
+//! nn-cli predict               # the first 10 test images: `7 == 7: o`
+//! nn-cli predict --image 3.png --ascii
+//! nn-cli eval                  # test accuracy, per class, confusion matrix
+//! nn-cli gradcheck             # numerical against backprop gradients, in f64
+//! ```
+
+mod data;
+mod eval;
+mod files;
+mod gradcheck;
+mod image;
+mod model;
+mod plot;
+mod predict;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// Train, evaluate and query the book's two-layer MNIST network.
+#[derive(Parser)]
+#[command(name = "nn-cli", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the two-layer network on MNIST (fetching it if missing) and save the model,
+    /// the history CSV and the accuracy/loss plot.
+    Train(Box<train::TrainArgs>),
+    /// Classify the first test images, or your own digit with --image.
+    Predict(predict::PredictArgs),
+    /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
+    Eval(eval::EvalArgs),
+    /// Compare numerical and backprop gradients on the first 3 training samples, in f64.
+    Gradcheck(gradcheck::GradcheckArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(args) => train::run(*args),
+        Command::Predict(args) => predict::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
+    }
+}

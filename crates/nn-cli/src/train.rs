@@ -1,0 +1,168 @@
+//! `nn-cli train`: the book's minibatch loop on MNIST, with a progress bar, one line per
+//! evaluation, and the model, history and plot written atomically at the end.
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use nn_train::{Evaluation, GradientMethod, History, Observer, RunInfo, TrainConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, DataSplit};
+use crate::files::write_atomic;
+use crate::model::SavedModel;
+use crate::plot::write_plot;
+
+/// Options of `train`. Every one can also come from `--config FILE.ron`; flags win.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Folder of the four MNIST IDX files (gzip or raw); fetched there when missing
+    /// [default: data/mnist]
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Number of iterations (parameter updates) [default: 10000]
+    #[arg(long)]
+    iters: Option<usize>,
+    /// Samples per minibatch, drawn at random with replacement [default: 100]
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate of SGD [default: 0.1]
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// Neurons in the hidden layer [default: 50]
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Activation of the hidden layer [default: sigmoid]
+    #[arg(long, value_enum)]
+    activation: Option<ActivationArg>,
+    /// Seed of the random generator (initial weights and minibatches) [default: 42]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How to compute the gradient (numerical is the book's slow chapter-4 method)
+    /// [default: backprop]
+    #[arg(long, value_enum)]
+    gradient: Option<GradientArg>,
+    /// Threads used to evaluate accuracy [default: all cores]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Where to write the trained model (RON) [default: data/params.ron]
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where to write the history CSV [default: data/history.csv]
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Where to write the accuracy and loss plot (SVG) [default: data/plot.svg]
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Read every option from this RON file first (see --print-config for its format)
+    #[arg(long, value_name = "FILE.ron")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration as RON and exit without training
+    #[arg(long)]
+    print_config: bool,
+}
+
+/// Hidden-layer activation, as a flag value.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ActivationArg {
+    Sigmoid,
+    Relu,
+}
+
+/// Gradient method, as a flag value.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GradientArg {
+    Backprop,
+    Numerical,
+}
+
+/// Everything `train` needs: what `--config` files contain and `--print-config` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Folder of the MNIST files.
+    pub data: PathBuf,
+    /// Model output file.
+    pub out: PathBuf,
+    /// History CSV output file.
+    pub history: PathBuf,
+    /// Plot SVG output file.
+    pub plot: PathBuf,
+    /// Evaluation threads (`None`: all cores).
+    pub threads: Option<usize>,
+    /// The hyper-parameters.
+    pub training: TrainConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("data/mnist"),
+            out: PathBuf::from("data/params.ron"),
+            history: PathBuf::from("data/history.csv"),
+            plot: PathBuf::from("data/plot.svg"),
+            threads: None,
+            training: TrainConfig::default(),
+        }
+    }
+}
+
+impl TrainArgs {
+    /// The defaults, overridden by the `--config` file, overridden by the flags.
+    fn resolve(&self) -> Result<RunConfig> {
+        let mut run = match &self.config {
+            Some(path) => {
+                let text = fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                ron::from_str(&text).with_context(|| {
+                    format!(
+                        "config file {} is not a valid train config (see `nn-cli train --print-config`)",
+                        path.display()
+                    )
+                })?
+            }
+            None => RunConfig::default(),
+        };
+        let t = &mut run.training;
+        set(&mut run.data, self.data.clone());
+        set(&mut run.out, self.out.clone());
+        set(&mut run.history, self.history.clone());
+        set(&mut run.plot, self.plot.clone());
+        if self.threads.is_some() {
+            run.threads = self.threads;
+        }
+        set(&mut t.iters, self.iters);
+        set(&mut t.batch_size, self.batch_size);
+        set(&mut t.learning_rate, self.lr);
+        set(&mut t.hidden_size, self.hidden);
+        set(&mut t.seed, self.seed);
+        set(
+            &mut t.activation,
+            self.activation.map(|a| match a {
+                ActivationArg::Sigmoid => nn_core::Activation::Sigmoid,
+                ActivationArg::Relu => nn_core::Activation::Relu,
+            }),
+        );
+        set(
+            &mut t.gradient,
+            self.gradient.map(|g| match g {
+                GradientArg::Backprop => GradientMethod::Backprop,
+                GradientArg::Numerical => GradientMethod::Numerical,
+            }),
+        );
+        if run.threads == Some(0) {
+            bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core");
+        }
+        Ok(run)
+    }
+}
+
+fn set<T>(field: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *field = value;
+    }
+}

@@ -1,0 +1,236 @@
+//! The book's minibatch loop (§4.5.2, `train_neuralnet.py`) and the accuracy evaluation.
+
+use std::time::Instant;
+
+use nn_core::{Matrix, TwoLayerNet};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::config::{ConfigError, GradientMethod, TrainConfig};
+use crate::dataset::Dataset;
+use crate::history::{Evaluation, History};
+use crate::observer::{Observer, RunInfo};
+use crate::optimizer::Optimizer;
+
+/// Samples per evaluation chunk: each thread reuses one `(input_size, EVAL_CHUNK)` buffer.
+pub const EVAL_CHUNK: usize = 2000;
+
+/// Why a run could not start or did not finish.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// A value of the configuration makes no sense.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The train and test datasets do not describe the same problem.
+    #[error(
+        "the training data has {train_inputs} inputs and {train_classes} classes but the test data \
+         has {test_inputs} inputs and {test_classes} classes: both must come from the same dataset"
+    )]
+    DatasetMismatch {
+        /// Inputs per training sample.
+        train_inputs: usize,
+        /// Classes of the training data.
+        train_classes: usize,
+        /// Inputs per test sample.
+        test_inputs: usize,
+        /// Classes of the test data.
+        test_classes: usize,
+    },
+    /// The test split holds no sample, so accuracy cannot be measured.
+    #[error("the test data is empty: accuracy needs at least one test sample")]
+    EmptyTest,
+    /// The loss became NaN or infinite.
+    #[error(
+        "training diverged at iteration {iteration}: the loss is {loss}; \
+         try a smaller learning rate than {learning_rate} (--lr)"
+    )]
+    Diverged {
+        /// The 0-based iteration whose loss was not finite.
+        iteration: usize,
+        /// The loss (NaN or ±∞).
+        loss: f32,
+        /// The learning rate of the run.
+        learning_rate: f64,
+    },
+}
+
+/// The outcome of a successful run.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The network after the last iteration.
+    pub net: TwoLayerNet<f32>,
+    /// Loss per iteration and accuracies per evaluation.
+    pub history: History,
+}
+
+/// Trains a fresh [`TwoLayerNet`] the book's way.
+///
+/// The config is checked first ([`TrainConfig::check`]). A ChaCha8 generator seeded with
+/// `config.seed` draws the initial weights, then each iteration's `batch_size` training indices
+/// (with replacement, like `np.random.choice`). Each iteration gathers the samples into a batch
+/// matrix allocated once, computes the gradient (backprop or numerical), lets `optimizer`
+/// update the parameters and records the minibatch loss (computed by the gradient's forward
+/// pass, before the update). Accuracy over the whole train and test data is measured after
+/// iteration `i` when `i % iter_per_epoch == 0`, and after the last iteration.
+///
+/// Evaluation runs in parallel on the current rayon pool, in chunks of [`EVAL_CHUNK`] samples;
+/// the result does not depend on the number of threads.
+///
+/// # Errors
+/// [`TrainError::Diverged`] as soon as a loss is not finite; the others before the first
+/// iteration.
+pub fn train<D: Dataset + ?Sized>(
+    config: &TrainConfig,
+    train_data: &D,
+    test_data: &D,
+    optimizer: &mut dyn Optimizer<f32>,
+    observer: &mut dyn Observer,
+) -> Result<Trained, TrainError> {
+    let checked = config.clone().check(train_data.len())?;
+    let (inputs, classes) = (train_data.input_size(), train_data.num_classes());
+    if (test_data.input_size(), test_data.num_classes()) != (inputs, classes) {
+        return Err(TrainError::DatasetMismatch {
+            train_inputs: inputs,
+            train_classes: classes,
+            test_inputs: test_data.input_size(),
+            test_classes: test_data.num_classes(),
+        });
+    }
+    if test_data.is_empty() {
+        return Err(TrainError::EmptyTest);
+    }
+    let info = RunInfo {
+        iters: config.iters,
+        iter_per_epoch: checked.iter_per_epoch(),
+        epochs: checked.epochs(),
+    };
+
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut net = TwoLayerNet::<f32>::new(
+        inputs,
+        config.hidden_size,
+        classes,
+        config.activation,
+        config.weight_init_std,
+        &mut rng,
+    );
+    let mut x = Matrix::<f32>::zeros(inputs, config.batch_size);
+    let mut labels = vec![0u8; config.batch_size];
+    let mut evaluator = Evaluator::new(inputs, rayon::current_num_threads());
+    let mut history = History::with_capacity(config.iters);
+
+    observer.on_start(&info);
+    let start = Instant::now();
+    for i in 0..config.iters {
+        for (column, label) in x.as_mut_slice().chunks_exact_mut(inputs).zip(&mut labels) {
+            let k = rng.random_range(0..train_data.len());
+            gather(train_data.pixels(k), column);
+            *label = train_data.label(k);
+        }
+        let loss = match config.gradient {
+            GradientMethod::Backprop => net.gradient(&x, &labels),
+            GradientMethod::Numerical => net.numerical_gradient(&x, &labels),
+        };
+        if !loss.is_finite() {
+            return Err(TrainError::Diverged {
+                iteration: i,
+                loss,
+                learning_rate: config.learning_rate,
+            });
+        }
+        optimizer.step(&mut net);
+        history.train_loss.push(loss);
+        history.elapsed_s.push(start.elapsed().as_secs_f64());
+        observer.on_iteration(i, loss);
+
+        let last = i + 1 == config.iters;
+        if i % info.iter_per_epoch == 0 || last {
+            let evaluation = Evaluation {
+                iteration: i,
+                epoch: if last { info.epochs } else { i / info.iter_per_epoch },
+                train_acc: evaluator.accuracy(&net, train_data),
+                test_acc: evaluator.accuracy(&net, test_data),
+                elapsed_s: start.elapsed().as_secs_f64(),
+            };
+            history.evaluations.push(evaluation);
+            observer.on_evaluation(&evaluation);
+        }
+    }
+    observer.on_finish(&history);
+    Ok(Trained { net, history })
+}
+
+/// Writes `pixels / 255` into `column`.
+fn gather(pixels: &[u8], column: &mut [f32]) {
+    for (out, &p) in column.iter_mut().zip(pixels) {
+        *out = f32::from(p) / 255.0;
+    }
+}
+
+/// Accuracy over a whole dataset, in parallel chunks, with buffers allocated once per thread.
+pub struct Evaluator {
+    buffers: Vec<ChunkBuffers>,
+}
+
+struct ChunkBuffers {
+    x: Matrix<f32>,
+    labels: Vec<u8>,
+    scratch: nn_core::Scratch<f32>,
+}
+
+impl Evaluator {
+    /// Buffers for `threads` threads (use `rayon::current_num_threads()`) and samples of
+    /// `inputs` values.
+    pub fn new(inputs: usize, threads: usize) -> Self {
+        let buffers = (0..threads.max(1))
+            .map(|_| ChunkBuffers {
+                x: Matrix::zeros(inputs, EVAL_CHUNK),
+                labels: vec![0; EVAL_CHUNK],
+                scratch: Default::default(),
+            })
+            .collect();
+        Self { buffers }
+    }
+
+    /// Fraction of `data` that `net` classifies correctly (0 for an empty dataset).
+    ///
+    /// Thread `t` of `n` takes chunks `t`, `t + n`, `t + 2n`…; the counts are integers, so the
+    /// result is the same for any number of threads.
+    pub fn accuracy<D: Dataset + ?Sized>(&mut self, net: &TwoLayerNet<f32>, data: &D) -> f64 {
+        let n = data.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let inputs = data.input_size();
+        let chunks = n.div_ceil(EVAL_CHUNK);
+        let stride = self.buffers.len();
+        let correct: usize = self
+            .buffers
+            .par_iter_mut()
+            .enumerate()
+            .map(|(t, buf)| {
+                let mut correct = 0;
+                for c in (t..chunks).step_by(stride) {
+                    let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
+                    let len = range.len();
+                    if buf.x.ncols() != len {
+                        buf.x.resize_horizontally_mut(len, 0.0);
+                    }
+                    for (column, (k, label)) in buf
+                        .x
+                        .as_mut_slice()
+                        .chunks_exact_mut(inputs)
+                        .zip(range.zip(&mut buf.labels))
+                    {
+                        gather(data.pixels(k), column);
+                        *label = data.label(k);
+                    }
+                    correct += net.count_correct(&buf.x, &buf.labels[..len], &mut buf.scratch);
+                }
+                correct
+            })
+            .sum();
+        correct as f64 / n as f64
+    }
+}
