@@ -1,10 +1,37 @@
-//! `cargo xtask fetch` (being written).
+//! `cargo xtask fetch-mnist`: download MNIST (or Fashion-MNIST) into `data/` and verify it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use mnist_io::fetch::{self, Dataset, FetchOptions};
 
 /// Arguments of the command.
 #[derive(clap::Args)]
-pub struct FetchArgs {}
+pub struct FetchArgs {
+    /// Output folder [default: data/mnist, or data/fashion with --dataset fashion].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A mirror to try first: http(s):// URL, file:// URL or folder (repeatable). The variable
+    /// MNIST_MIRROR (FASHION_MNIST_MIRROR) is tried next, then the public mirrors.
+    #[arg(long, value_name = "URL_OR_DIR")]
+    mirror: Vec<String>,
+    /// Which dataset: `mnist` or `fashion`.
+    #[arg(long, default_value = "mnist")]
+    dataset: Dataset,
+    /// Download again even the files already present and verified.
+    #[arg(long)]
+    force: bool,
+}
 
-/// Runs the command.
-pub fn run(_args: FetchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Runs the command: fetches what is missing, then prints one summary line.
+pub fn run(args: FetchArgs) -> anyhow::Result<()> {
+    let mut options = FetchOptions::new(args.dataset, &args.mirror);
+    if let Some(out) = args.out {
+        options.out = out;
+    }
+    options.force = args.force;
+    let summary = fetch::fetch(&options)
+        .with_context(|| format!("fetching {} into {}", args.dataset, options.out.display()))?;
+    println!("{summary}");
+    Ok(())
 }
