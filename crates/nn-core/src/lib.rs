@@ -1,1 +1,67 @@
-//! nn-core (work in progress).
+//! The layers, losses and gradients of *Deep Learning from Scratch* (O'Reilly Japan), chapters 4
+//! and 5, in Rust on [nalgebra](https://nalgebra.rs).
+//!
+//! # From the book's NumPy to this crate
+//!
+//! The book stores a batch as `x` of shape `(N, 784)`, one sample per **row**, and computes
+//! `x·W + b`. nalgebra stores matrices column by column, so the very same memory is our matrix
+//! of shape `(784, N)`: one sample per **column**. The weights keep the book's shapes (`W1` is
+//! `(784, 50)`), and every formula is the book's, transposed:
+//!
+//! | book (NumPy, rows)                  | here (nalgebra, columns)              |
+//! |-------------------------------------|---------------------------------------|
+//! | `x` `(N, 784)`                      | `x` `(784, N)`                        |
+//! | `y = np.dot(x, W) + b`              | `y = Wᵀ·x + b`                        |
+//! | `dx = np.dot(dout, W.T)`            | `dx = W·dout`                         |
+//! | `dW = np.dot(x.T, dout)`            | `dW = x·doutᵀ`                        |
+//! | `db = np.sum(dout, axis=0)`         | `db = Σ_columns dout` (row sums)      |
+//! | `np.argmax(y, axis=1)`              | [`functions::argmax_columns`]         |
+//! | `loss_W = lambda W: self.loss(x, t)`| [`gradient::numerical_gradient`] hands the loss the network it perturbs |
+//!
+//! # Map
+//!
+//! - [`functions`]: `sigmoid`, `relu`, `step`, `softmax`, `cross_entropy_error`, ... (ch. 3–4);
+//! - [`gradient`]: `numerical_diff`, `numerical_gradient` (§4.3–4.4); [`integrate`]: the
+//!   rectangle and midpoint rules;
+//! - [`layers`]: the [`Layer`](layers::Layer) trait, `Affine`, `Sigmoid`, `Relu`,
+//!   `SoftmaxWithLoss`, `MulLayer`, `AddLayer` (ch. 5);
+//! - [`TwoLayerNet`]: the network of §4.5 and §5.7, its [`Parameters`] for optimizers, and
+//!   [`ModelFile`] to save and load it.
+//!
+//! Everything is generic over [`Float`] (`f32` to train, `f64` to check gradients). Matrix
+//! products go through [`Float::gemm`], layers reuse their buffers, and a training step
+//! allocates nothing.
+//!
+//! ```
+//! use nn_core::{Matrix, NetConfig, Targets, TwoLayerNet, Parameters};
+//! let mut net = TwoLayerNet::<f32>::new(NetConfig::default(), 0)?; // 784-50-10, sigmoid
+//! let x = Matrix::from_element(784, 100, 0.5_f32); // a batch of 100 grey images
+//! let labels = [3_u8; 100];
+//! let before = net.gradient(&x, Targets::Labels(&labels));
+//! // One step of SGD, as an optimizer in nn-train does it.
+//! net.visit_params(&mut |p| *p.value -= p.grad * 0.1);
+//! assert!(net.loss(&x, Targets::Labels(&labels)) < before);
+//! # Ok::<(), nn_core::ConfigError>(())
+//! ```
+
+mod float;
+pub mod functions;
+pub mod gradient;
+pub mod integrate;
+pub mod layers;
+mod model;
+mod net;
+mod targets;
+
+pub use float::{Float, Op};
+pub use layers::Param;
+pub use model::{FORMAT_VERSION, ModelError, ModelFile};
+pub use net::{
+    Activation, ConfigError, Gradients, NetConfig, Parameters, Params, ParseActivationError,
+    PredictScratch, TwoLayerNet,
+};
+pub use targets::Targets;
+
+/// The matrix type of the whole workspace: a column-major, heap-allocated nalgebra matrix.
+/// Batches are `(features, batch)`, one sample per column; biases are `(n, 1)`.
+pub type Matrix<T> = nalgebra::DMatrix<T>;

@@ -1,0 +1,586 @@
+//! The two-layer network of chapters 4 and 5 (`two_layer_net.py`): Affine → Sigmoid or ReLU →
+//! Affine → SoftmaxWithLoss.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::functions::{argmax_columns, relu, sigmoid, sigmoid_grad, softmax, step};
+use crate::gradient::numerical_gradient;
+use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss};
+use crate::{Float, Matrix, Targets};
+
+/// The activation of the hidden layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// `σ(x) = 1 / (1 + exp(−x))`, the book's choice in chapters 4 and 5.
+    #[default]
+    Sigmoid,
+    /// `max(0, x)`.
+    Relu,
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+        })
+    }
+}
+
+/// An activation name that is neither `sigmoid` nor `relu`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown activation {0:?}: use \"sigmoid\" or \"relu\"")]
+pub struct ParseActivationError(pub String);
+
+impl FromStr for Activation {
+    type Err = ParseActivationError;
+
+    /// Parses `sigmoid` or `relu`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "sigmoid" => Ok(Activation::Sigmoid),
+            "relu" => Ok(Activation::Relu),
+            _ => Err(ParseActivationError(s.to_owned())),
+        }
+    }
+}
+
+/// The sizes and initialisation of a [`TwoLayerNet`] (the arguments of the book's `__init__`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetConfig {
+    /// Inputs per sample (784 for MNIST).
+    pub input_size: usize,
+    /// Neurons of the hidden layer (the book uses 50).
+    pub hidden_size: usize,
+    /// Classes (10 for MNIST).
+    pub output_size: usize,
+    /// Activation of the hidden layer.
+    pub activation: Activation,
+    /// Standard deviation of the initial weights (the book's `weight_init_std = 0.01`).
+    pub weight_init_std: f64,
+}
+
+impl Default for NetConfig {
+    /// The book's MNIST network: 784-50-10, sigmoid, `weight_init_std = 0.01`.
+    fn default() -> Self {
+        NetConfig {
+            input_size: 784,
+            hidden_size: 50,
+            output_size: 10,
+            activation: Activation::Sigmoid,
+            weight_init_std: 0.01,
+        }
+    }
+}
+
+impl fmt::Display for NetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}-{} {}",
+            self.input_size, self.hidden_size, self.output_size, self.activation
+        )
+    }
+}
+
+/// A [`NetConfig`] that cannot describe a network.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer size is zero.
+    #[error("{field} is 0: every layer needs at least one neuron")]
+    ZeroSize {
+        /// `input_size`, `hidden_size` or `output_size`.
+        field: &'static str,
+    },
+    /// The standard deviation of the initial weights is negative or not finite.
+    #[error("weight_init_std is {value}: it must be a finite number ≥ 0 (the book uses 0.01)")]
+    InitStd {
+        /// The rejected value.
+        value: f64,
+    },
+}
+
+impl NetConfig {
+    /// Checks that every size is at least 1 and that `weight_init_std` is finite and `≥ 0`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, size) in [
+            ("input_size", self.input_size),
+            ("hidden_size", self.hidden_size),
+            ("output_size", self.output_size),
+        ] {
+            if size == 0 {
+                return Err(ConfigError::ZeroSize { field });
+            }
+        }
+        if !(self.weight_init_std.is_finite() && self.weight_init_std >= 0.0) {
+            return Err(ConfigError::InitStd {
+                value: self.weight_init_std,
+            });
+        }
+        Ok(())
+    }
+
+    /// The shapes of `W1`, `b1`, `W2`, `b2`, in that order.
+    pub fn param_shapes(&self) -> [(&'static str, (usize, usize)); 4] {
+        let (i, h, o) = (self.input_size, self.hidden_size, self.output_size);
+        [
+            ("W1", (i, h)),
+            ("b1", (h, 1)),
+            ("W2", (h, o)),
+            ("b2", (o, 1)),
+        ]
+    }
+}
+
+/// The four parameters of a [`TwoLayerNet`] (the book's `params` dictionary), or their
+/// gradients (see [`Gradients`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params<T: Float> {
+    /// First-layer weights, `(input_size, hidden_size)`.
+    pub w1: Matrix<T>,
+    /// First-layer bias, `(hidden_size, 1)`.
+    pub b1: Matrix<T>,
+    /// Second-layer weights, `(hidden_size, output_size)`.
+    pub w2: Matrix<T>,
+    /// Second-layer bias, `(output_size, 1)`.
+    pub b2: Matrix<T>,
+}
+
+/// The gradients of the loss with respect to each parameter, in the parameters' shapes (the
+/// book's `grads` dictionary).
+pub type Gradients<T> = Params<T>;
+
+impl<T: Float> Params<T> {
+    /// `(name, matrix)` pairs in the fixed order `W1`, `b1`, `W2`, `b2`.
+    pub fn named(&self) -> [(&'static str, &Matrix<T>); 4] {
+        [
+            ("W1", &self.w1),
+            ("b1", &self.b1),
+            ("W2", &self.w2),
+            ("b2", &self.b2),
+        ]
+    }
+
+    /// For each parameter, the mean of `|self − other|` over its entries: the book's gradient
+    /// check (§5.7.3) prints exactly this.
+    ///
+    /// # Panics
+    /// If a parameter's shapes differ.
+    pub fn mean_abs_diff(&self, other: &Self) -> [(&'static str, f64); 4] {
+        self.diff_by(other, |d| d.iter().sum::<f64>() / d.len().max(1) as f64)
+    }
+
+    /// For each parameter, the largest `|self − other|` over its entries.
+    ///
+    /// # Panics
+    /// If a parameter's shapes differ.
+    pub fn max_abs_diff(&self, other: &Self) -> [(&'static str, f64); 4] {
+        self.diff_by(other, |d| d.iter().copied().fold(0.0, f64::max))
+    }
+
+    fn diff_by(&self, other: &Self, reduce: impl Fn(&[f64]) -> f64) -> [(&'static str, f64); 4] {
+        let (a, b) = (self.named(), other.named());
+        std::array::from_fn(|i| {
+            let ((name, x), (_, y)) = (a[i], b[i]);
+            assert_eq!(x.shape(), y.shape(), "{name}: shapes differ");
+            let d: Vec<f64> = x
+                .iter()
+                .zip(y.iter())
+                .map(|(&u, &v)| (u.to_f64() - v.to_f64()).abs())
+                .collect();
+            (name, reduce(&d))
+        })
+    }
+
+    /// The same parameters in another float type (`f32` ↔ `f64`).
+    pub fn cast<U: Float>(&self) -> Params<U> {
+        let c = |m: &Matrix<T>| m.map(|v| U::of_f64(v.to_f64()));
+        Params {
+            w1: c(&self.w1),
+            b1: c(&self.b1),
+            w2: c(&self.w2),
+            b2: c(&self.b2),
+        }
+    }
+}
+
+/// What optimizers update: each parameter with its gradient, in a fixed order with stable names.
+pub trait Parameters<T: Float> {
+    /// Calls `f` on each parameter and its gradient from the last backward pass. For a
+    /// [`TwoLayerNet`] the order is `W1`, `b1`, `W2`, `b2`.
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>));
+}
+
+/// The hidden activation layer, chosen at construction.
+#[derive(Clone, Debug)]
+enum Hidden<T: Float> {
+    Sigmoid(Sigmoid<T>),
+    Relu(Relu<T>),
+}
+
+impl<T: Float> Layer<T> for Hidden<T> {
+    fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        match self {
+            Hidden::Sigmoid(layer) => layer.forward(x),
+            Hidden::Relu(layer) => layer.forward(x),
+        }
+    }
+
+    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+        match self {
+            Hidden::Sigmoid(layer) => layer.backward(dout),
+            Hidden::Relu(layer) => layer.backward(dout),
+        }
+    }
+}
+
+/// Buffers for [`TwoLayerNet::count_correct`], one per thread: hidden activations and scores,
+/// reused while the chunk size stays the same.
+#[derive(Clone, Debug, Default)]
+pub struct PredictScratch<T: Float> {
+    hidden: Matrix<T>,
+    scores: Matrix<T>,
+}
+
+impl<T: Float> PredictScratch<T> {
+    /// Empty buffers; they take their size on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The two-layer network of §4.5 and §5.7: `Affine → Sigmoid (or ReLU) → Affine → SoftmaxWithLoss`.
+///
+/// For a batch `x` of shape `(input_size, N)`, one sample per column:
+///
+/// ```text
+/// a1 = W1ᵀ·x + b1        (hidden, N)      W1: (input, hidden)   b1: (hidden, 1)
+/// z1 = σ(a1) or relu(a1) (hidden, N)
+/// a2 = W2ᵀ·z1 + b2       (output, N)      W2: (hidden, output)  b2: (output, 1)
+/// y  = softmax(a2)       (output, N)      loss = cross-entropy(y, t)
+/// ```
+///
+/// The weights start as `weight_init_std · N(0, 1)` drawn from a ChaCha8 generator seeded with
+/// the given seed (row by row, `W1` then `W2`, each value drawn in `f64` then rounded to `T`),
+/// the biases at zero: the same seed gives the same network, bit for bit, on every machine, and
+/// the `f32` network is the `f64` one rounded.
+///
+/// ```
+/// use nn_core::{Matrix, NetConfig, Activation, Targets, TwoLayerNet};
+/// let config = NetConfig { input_size: 4, hidden_size: 3, output_size: 2, activation: Activation::Relu, weight_init_std: 0.01 };
+/// let mut net = TwoLayerNet::<f64>::new(config, 42)?;
+/// let x = Matrix::from_fn(4, 5, |i, n| (i + n) as f64 / 10.0); // 5 samples
+/// let labels = [0, 1, 0, 1, 1];
+/// let loss = net.gradient(&x, Targets::Labels(&labels)); // backprop; the loss is ≈ ln 2
+/// assert!((loss - 2f64.ln()).abs() < 1e-3);
+/// let numerical = net.numerical_gradient(&x, Targets::Labels(&labels));
+/// for (name, diff) in net.gradients().mean_abs_diff(&numerical) {
+///     assert!(diff < 1e-9, "{name}: {diff}");
+/// }
+/// # Ok::<(), nn_core::ConfigError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TwoLayerNet<T: Float> {
+    config: NetConfig,
+    affine1: Affine<T>,
+    hidden: Hidden<T>,
+    affine2: Affine<T>,
+    last_layer: SoftmaxWithLoss<T>,
+}
+
+impl<T: Float> TwoLayerNet<T> {
+    /// A network with random weights (see the type's docs) from `seed`.
+    pub fn new(config: NetConfig, seed: u64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let std = config.weight_init_std;
+        let mut gaussian = |rows, cols| {
+            Matrix::from_row_iterator(
+                rows,
+                cols,
+                (0..rows * cols).map(|_| {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    T::of_f64(std * z)
+                }),
+            )
+        };
+        let (i, h, o) = (config.input_size, config.hidden_size, config.output_size);
+        let w1 = gaussian(i, h);
+        let w2 = gaussian(h, o);
+        let params = Params {
+            w1,
+            b1: Matrix::zeros(h, 1),
+            w2,
+            b2: Matrix::zeros(o, 1),
+        };
+        Ok(Self::assemble(config, params))
+    }
+
+    /// A network with the given parameters, after checking them against `config`.
+    ///
+    /// # Errors
+    /// [`ModelError::Config`](crate::ModelError::Config) for an invalid config,
+    /// [`ModelError::Shape`](crate::ModelError::Shape) naming the first parameter whose shape
+    /// does not match it.
+    pub fn from_params(config: NetConfig, params: Params<T>) -> Result<Self, crate::ModelError> {
+        config.validate()?;
+        for ((name, expected), (_, m)) in config.param_shapes().into_iter().zip(params.named()) {
+            if m.shape() != expected {
+                return Err(crate::ModelError::Shape {
+                    name,
+                    expected,
+                    found: m.shape(),
+                    config: config.to_string(),
+                });
+            }
+        }
+        Ok(Self::assemble(config, params))
+    }
+
+    fn assemble(config: NetConfig, params: Params<T>) -> Self {
+        let hidden = match config.activation {
+            Activation::Sigmoid => Hidden::Sigmoid(Sigmoid::new()),
+            Activation::Relu => Hidden::Relu(Relu::new()),
+        };
+        TwoLayerNet {
+            config,
+            affine1: Affine::new(params.w1, params.b1),
+            hidden,
+            affine2: Affine::new(params.w2, params.b2),
+            last_layer: SoftmaxWithLoss::new(),
+        }
+    }
+
+    /// The sizes and activation.
+    pub fn config(&self) -> &NetConfig {
+        &self.config
+    }
+
+    /// A copy of the parameters `W1`, `b1`, `W2`, `b2`.
+    pub fn params(&self) -> Params<T> {
+        Params {
+            w1: self.affine1.w.clone(),
+            b1: self.affine1.b.clone(),
+            w2: self.affine2.w.clone(),
+            b2: self.affine2.b.clone(),
+        }
+    }
+
+    /// A copy of the gradients from the last [`gradient`](Self::gradient) call (zeros before).
+    pub fn gradients(&self) -> Gradients<T> {
+        Params {
+            w1: self.affine1.dw.clone(),
+            b1: self.affine1.db.clone(),
+            w2: self.affine2.dw.clone(),
+            b2: self.affine2.db.clone(),
+        }
+    }
+
+    /// The same network in another float type (`f32` ↔ `f64`), e.g. to gradient-check a trained
+    /// `f32` model in `f64`.
+    pub fn cast<U: Float>(&self) -> TwoLayerNet<U> {
+        TwoLayerNet::<U>::assemble(self.config.clone(), self.params().cast())
+    }
+
+    /// The scores `a2 = W2ᵀ·z1 + b2` of the batch `x` `(input_size, N)`: shape `(output_size, N)`,
+    /// before softmax (as the book's `predict`; softmax does not change the arg-max).
+    pub fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        let a1 = self.affine1.forward_uncached(x);
+        let z1 = self.hidden.forward(a1);
+        self.affine2.forward(z1)
+    }
+
+    /// The mean cross-entropy loss of the batch (the forward pass of §5.7.2).
+    ///
+    /// # Panics
+    /// If `x` has not `input_size` rows or the targets do not fit the batch.
+    pub fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        let a1 = self.affine1.forward_uncached(x);
+        let z1 = self.hidden.forward(a1);
+        let a2 = self.affine2.forward(z1);
+        self.last_layer.forward(a2, t)
+    }
+
+    /// The fraction of samples whose highest score is their label (0 for an empty batch).
+    ///
+    /// # Panics
+    /// If `labels` has not one entry per column of `x`.
+    pub fn accuracy(&mut self, x: &Matrix<T>, labels: &[u8]) -> f64 {
+        assert_eq!(
+            labels.len(),
+            x.ncols(),
+            "{} labels for {} samples",
+            labels.len(),
+            x.ncols()
+        );
+        let correct = count_matches(self.predict(x), labels);
+        if labels.is_empty() {
+            0.0
+        } else {
+            correct as f64 / labels.len() as f64
+        }
+    }
+
+    /// How many samples of the chunk `x` are classified as their label. Takes `&self` and the
+    /// caller's buffers, so threads can score different chunks of a large set at once.
+    ///
+    /// # Panics
+    /// If `labels` has not one entry per column of `x`.
+    pub fn count_correct(
+        &self,
+        x: &Matrix<T>,
+        labels: &[u8],
+        scratch: &mut PredictScratch<T>,
+    ) -> usize {
+        assert_eq!(
+            labels.len(),
+            x.ncols(),
+            "{} labels for {} samples",
+            labels.len(),
+            x.ncols()
+        );
+        self.affine1.forward_into(x, &mut scratch.hidden);
+        match self.config.activation {
+            Activation::Sigmoid => scratch.hidden.apply(|v| *v = sigmoid(*v)),
+            Activation::Relu => scratch.hidden.apply(|v| *v = relu(*v)),
+        }
+        self.affine2
+            .forward_into(&scratch.hidden, &mut scratch.scores);
+        count_matches(&scratch.scores, labels)
+    }
+
+    /// Gradients by backpropagation (§5.7.2): one forward pass, then the layers' backward passes
+    /// in reverse order. Returns the loss; read the gradients with [`gradients`](Self::gradients)
+    /// or, without copying, through [`Parameters`]. The first layer's `dx` (the gradient with
+    /// respect to the images) is not computed.
+    ///
+    /// # Panics
+    /// If `x` has not `input_size` rows or the targets do not fit the batch.
+    pub fn gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        let loss = self.loss(x, t);
+        let dout = self.last_layer.backward();
+        let dz1 = self.affine2.backward(dout);
+        let da1 = self.hidden.backward(dz1);
+        self.affine1.backward_params(x, da1);
+        loss
+    }
+
+    /// Gradients by central differences (§4.5.1): `2 × (number of parameters)` loss evaluations,
+    /// so only for small batches and gradient checks, in `f64`. The network is unchanged
+    /// afterwards.
+    pub fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> Gradients<T> {
+        let mut loss = |net: &mut Self| net.loss(x, t);
+        Params {
+            w1: numerical_gradient(&mut loss, self, |net| &mut net.affine1.w),
+            b1: numerical_gradient(&mut loss, self, |net| &mut net.affine1.b),
+            w2: numerical_gradient(&mut loss, self, |net| &mut net.affine2.w),
+            b2: numerical_gradient(&mut loss, self, |net| &mut net.affine2.b),
+        }
+    }
+
+    /// The chapter-4 gradient written out by hand (`two_layer_net.py`'s `gradient`), kept as a
+    /// readable reference for the layered backprop of [`gradient`](Self::gradient):
+    ///
+    /// ```text
+    /// dy  = (y − t) / N
+    /// gW2 = z1·dyᵀ          gb2 = Σ_columns dy
+    /// dz1 = W2·dy
+    /// da1 = h'(a1) ⊙ dz1    (h' = sigmoid_grad, or step for ReLU)
+    /// gW1 = x·da1ᵀ          gb1 = Σ_columns da1
+    /// ```
+    ///
+    /// It allocates every intermediate: use it in tests, not in training.
+    pub fn closed_form_gradient(&self, x: &Matrix<T>, t: Targets<'_, T>) -> Gradients<T> {
+        let (w1, b1, w2, b2) = (
+            &self.affine1.w,
+            &self.affine1.b,
+            &self.affine2.w,
+            &self.affine2.b,
+        );
+        let batch = T::from_usize(x.ncols()).expect("batch size fits in a float");
+        let h_grad = match self.config.activation {
+            Activation::Sigmoid => sigmoid_grad::<T>,
+            Activation::Relu => step::<T>,
+        };
+        let h = match self.config.activation {
+            Activation::Sigmoid => sigmoid::<T>,
+            Activation::Relu => relu::<T>,
+        };
+
+        // forward
+        let a1 = add_bias(w1.transpose() * x, b1);
+        let z1 = a1.map(h);
+        let a2 = add_bias(w2.transpose() * &z1, b2);
+        let y = softmax(&a2);
+        t.check(y.nrows(), y.ncols());
+        let t = Matrix::from_fn(y.nrows(), y.ncols(), |k, n| t.value(k, n));
+
+        // backward
+        let dy = (y - t) / batch;
+        let grad_w2 = &z1 * dy.transpose();
+        let grad_b2 = row_sums(&dy);
+        let dz1 = w2 * &dy;
+        let da1 = a1.map(h_grad).component_mul(&dz1);
+        let grad_w1 = x * da1.transpose();
+        let grad_b1 = row_sums(&da1);
+        Params {
+            w1: grad_w1,
+            b1: grad_b1,
+            w2: grad_w2,
+            b2: grad_b2,
+        }
+    }
+}
+
+impl<T: Float> Parameters<T> for TwoLayerNet<T> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        f(Param {
+            name: "W1",
+            value: &mut self.affine1.w,
+            grad: &self.affine1.dw,
+        });
+        f(Param {
+            name: "b1",
+            value: &mut self.affine1.b,
+            grad: &self.affine1.db,
+        });
+        f(Param {
+            name: "W2",
+            value: &mut self.affine2.w,
+            grad: &self.affine2.dw,
+        });
+        f(Param {
+            name: "b2",
+            value: &mut self.affine2.b,
+            grad: &self.affine2.db,
+        });
+    }
+}
+
+/// `m` with the column `b` added to each of its columns (NumPy's broadcasting of `+ b`).
+fn add_bias<T: Float>(mut m: Matrix<T>, b: &Matrix<T>) -> Matrix<T> {
+    for mut col in m.column_iter_mut() {
+        col += b;
+    }
+    m
+}
+
+/// The sum of each row, as a column (the book's `np.sum(dy, axis=0)` in our layout).
+fn row_sums<T: Float>(m: &Matrix<T>) -> Matrix<T> {
+    Matrix::from_fn(m.nrows(), 1, |i, _| m.row(i).sum())
+}
+
+/// How many columns of `scores` have their highest value at their label.
+fn count_matches<T: Float>(scores: &Matrix<T>, labels: &[u8]) -> usize {
+    argmax_columns(scores)
+        .zip(labels)
+        .filter(|&(predicted, &label)| predicted == usize::from(label))
+        .count()
+}
