@@ -183,17 +183,29 @@ mod tests {
             (with(|c| c.batch_size = 0), ConfigError::ZeroBatchSize),
             (
                 with(|c| c.batch_size = 101),
-                ConfigError::BatchSizeTooLarge { batch_size: 101, train_size: 100 },
+                ConfigError::BatchSizeTooLarge {
+                    batch_size: 101,
+                    train_size: 100,
+                },
             ),
-            (with(|c| c.learning_rate = 0.0), ConfigError::LearningRate(0.0)),
-            (with(|c| c.learning_rate = -0.1), ConfigError::LearningRate(-0.1)),
+            (
+                with(|c| c.learning_rate = 0.0),
+                ConfigError::LearningRate(0.0),
+            ),
+            (
+                with(|c| c.learning_rate = -0.1),
+                ConfigError::LearningRate(-0.1),
+            ),
             (
                 with(|c| c.learning_rate = f64::INFINITY),
                 ConfigError::LearningRate(f64::INFINITY),
             ),
             (with(|c| c.iters = 0), ConfigError::ZeroIters),
             (with(|c| c.hidden_size = 0), ConfigError::ZeroHidden),
-            (with(|c| c.weight_init_std = -1.0), ConfigError::WeightInitStd(-1.0)),
+            (
+                with(|c| c.weight_init_std = -1.0),
+                ConfigError::WeightInitStd(-1.0),
+            ),
         ];
         for (config, expected) in cases {
             assert_eq!(config.check(100).unwrap_err(), expected);
@@ -208,9 +220,12 @@ mod tests {
         let text = ron::to_string(&config).unwrap();
         assert_eq!(ron::from_str::<TrainConfig>(&text).unwrap(), config);
         let partial: TrainConfig = ron::from_str("(iters: 5, gradient: numerical)").unwrap();
-        assert_eq!(partial, with(|c| {
-            c.iters = 5;
-            c.gradient = GradientMethod::Numerical;
-        }));
+        assert_eq!(
+            partial,
+            with(|c| {
+                c.iters = 5;
+                c.gradient = GradientMethod::Numerical;
+            })
+        );
     }
 }

@@ -30,8 +30,8 @@ impl<T> Sgd<T> {
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut dyn Parameters<T>) {
         let lr = self.lr;
-        params.visit_params(&mut |_name, param, grad| {
-            param.zip_apply(grad, |p, g| *p -= lr * g);
+        params.visit_params(&mut |p| {
+            p.value.zip_apply(p.grad, |value, grad| *value -= lr * grad);
         });
     }
 }

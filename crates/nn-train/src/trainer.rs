@@ -2,7 +2,9 @@
 
 use std::time::Instant;
 
-use nn_core::{Matrix, TwoLayerNet};
+use nn_core::{
+    Float, Gradients, Matrix, NetConfig, Param, Parameters, PredictScratch, Targets, TwoLayerNet,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -37,6 +39,9 @@ pub enum TrainError {
         /// Classes of the test data.
         test_classes: usize,
     },
+    /// nn-core refused the network's configuration.
+    #[error("invalid network: {0}")]
+    Net(#[from] nn_core::ConfigError),
     /// The test split holds no sample, so accuracy cannot be measured.
     #[error("the test data is empty: accuracy needs at least one test sample")]
     EmptyTest,
@@ -106,18 +111,20 @@ pub fn train<D: Dataset + ?Sized>(
         epochs: checked.epochs(),
     };
 
+    let net_config = NetConfig {
+        input_size: inputs,
+        hidden_size: config.hidden_size,
+        output_size: classes,
+        activation: config.activation,
+        weight_init_std: config.weight_init_std,
+    };
+    let mut net = TwoLayerNet::<f32>::new(net_config, config.seed)?;
+    // The weights come from stream 0 of the seed's generator; minibatches from stream 1.
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut net = TwoLayerNet::<f32>::new(
-        inputs,
-        config.hidden_size,
-        classes,
-        config.activation,
-        config.weight_init_std,
-        &mut rng,
-    );
+    rng.set_stream(1);
     let mut x = Matrix::<f32>::zeros(inputs, config.batch_size);
     let mut labels = vec![0u8; config.batch_size];
-    let mut evaluator = Evaluator::new(inputs, rayon::current_num_threads());
+    let mut evaluator = Evaluator::new(rayon::current_num_threads());
     let mut history = History::with_capacity(config.iters);
 
     observer.on_start(&info);
@@ -128,9 +135,10 @@ pub fn train<D: Dataset + ?Sized>(
             gather(train_data.pixels(k), column);
             *label = train_data.label(k);
         }
+        let targets = Targets::Labels(&labels);
         let loss = match config.gradient {
-            GradientMethod::Backprop => net.gradient(&x, &labels),
-            GradientMethod::Numerical => net.numerical_gradient(&x, &labels),
+            GradientMethod::Backprop => net.gradient(&x, targets),
+            GradientMethod::Numerical => net.loss(&x, targets),
         };
         if !loss.is_finite() {
             return Err(TrainError::Diverged {
@@ -139,7 +147,16 @@ pub fn train<D: Dataset + ?Sized>(
                 learning_rate: config.learning_rate,
             });
         }
-        optimizer.step(&mut net);
+        match config.gradient {
+            GradientMethod::Backprop => optimizer.step(&mut net),
+            GradientMethod::Numerical => {
+                let grads = net.numerical_gradient(&x, targets);
+                optimizer.step(&mut WithGradients {
+                    net: &mut net,
+                    grads: &grads,
+                });
+            }
+        }
         history.train_loss.push(loss);
         history.elapsed_s.push(start.elapsed().as_secs_f64());
         observer.on_iteration(i, loss);
@@ -148,7 +165,11 @@ pub fn train<D: Dataset + ?Sized>(
         if i % info.iter_per_epoch == 0 || last {
             let evaluation = Evaluation {
                 iteration: i,
-                epoch: if last { info.epochs } else { i / info.iter_per_epoch },
+                epoch: if last {
+                    info.epochs
+                } else {
+                    i / info.iter_per_epoch
+                },
                 train_acc: evaluator.accuracy(&net, train_data),
                 test_acc: evaluator.accuracy(&net, test_data),
                 elapsed_s: start.elapsed().as_secs_f64(),
@@ -168,6 +189,26 @@ fn gather(pixels: &[u8], column: &mut [f32]) {
     }
 }
 
+/// A network's parameters paired with gradients computed outside it (numerically).
+struct WithGradients<'a, T: Float> {
+    net: &'a mut TwoLayerNet<T>,
+    grads: &'a Gradients<T>,
+}
+
+impl<T: Float> Parameters<T> for WithGradients<'_, T> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        let mut grads = self.grads.named().into_iter();
+        self.net.visit_params(&mut |p| {
+            let (_, grad) = grads.next().expect("four gradients for four parameters");
+            f(Param {
+                name: p.name,
+                value: p.value,
+                grad,
+            });
+        });
+    }
+}
+
 /// Accuracy over a whole dataset, in parallel chunks, with buffers allocated once per thread.
 pub struct Evaluator {
     buffers: Vec<ChunkBuffers>,
@@ -176,18 +217,19 @@ pub struct Evaluator {
 struct ChunkBuffers {
     x: Matrix<f32>,
     labels: Vec<u8>,
-    scratch: nn_core::Scratch<f32>,
+    scratch: PredictScratch<f32>,
 }
 
 impl Evaluator {
-    /// Buffers for `threads` threads (use `rayon::current_num_threads()`) and samples of
-    /// `inputs` values.
-    pub fn new(inputs: usize, threads: usize) -> Self {
+    /// Buffers for `threads` threads (use `rayon::current_num_threads()`). They take their size
+    /// on first use and keep it while the chunks keep theirs (always, for MNIST's 60000 and
+    /// 10000 samples).
+    pub fn new(threads: usize) -> Self {
         let buffers = (0..threads.max(1))
             .map(|_| ChunkBuffers {
-                x: Matrix::zeros(inputs, EVAL_CHUNK),
-                labels: vec![0; EVAL_CHUNK],
-                scratch: Default::default(),
+                x: Matrix::zeros(0, 0),
+                labels: Vec::with_capacity(EVAL_CHUNK),
+                scratch: PredictScratch::new(),
             })
             .collect();
         Self { buffers }
@@ -213,20 +255,15 @@ impl Evaluator {
                 let mut correct = 0;
                 for c in (t..chunks).step_by(stride) {
                     let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
-                    let len = range.len();
-                    if buf.x.ncols() != len {
-                        buf.x.resize_horizontally_mut(len, 0.0);
+                    if buf.x.shape() != (inputs, range.len()) {
+                        buf.x = Matrix::zeros(inputs, range.len());
                     }
-                    for (column, (k, label)) in buf
-                        .x
-                        .as_mut_slice()
-                        .chunks_exact_mut(inputs)
-                        .zip(range.zip(&mut buf.labels))
-                    {
+                    buf.labels.clear();
+                    for (column, k) in buf.x.as_mut_slice().chunks_exact_mut(inputs).zip(range) {
                         gather(data.pixels(k), column);
-                        *label = data.label(k);
+                        buf.labels.push(data.label(k));
                     }
-                    correct += net.count_correct(&buf.x, &buf.labels[..len], &mut buf.scratch);
+                    correct += net.count_correct(&buf.x, &buf.labels, &mut buf.scratch);
                 }
                 correct
             })

@@ -1,0 +1,356 @@
+//! The training loop on small in-memory datasets whose answers are known.
+
+use nn_core::{Activation, Matrix, NetConfig, Param, Parameters, Params, TwoLayerNet};
+use nn_train::{
+    Dataset, EVAL_CHUNK, Evaluation, Evaluator, GradientMethod, History, Observer, Optimizer,
+    RunInfo, Sgd, Silent, TrainConfig, TrainError, train,
+};
+
+/// Samples stored contiguously, `inputs` values each.
+struct Memory {
+    inputs: usize,
+    classes: usize,
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+}
+
+impl Dataset for Memory {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+    fn input_size(&self) -> usize {
+        self.inputs
+    }
+    fn num_classes(&self) -> usize {
+        self.classes
+    }
+    fn pixels(&self, i: usize) -> &[u8] {
+        &self.pixels[i * self.inputs..(i + 1) * self.inputs]
+    }
+    fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+}
+
+/// Ten classes of 40 inputs: class `c` lights inputs `4c..4c+4`, over pseudo-random noise.
+fn stripes(count: usize, seed: u64) -> Memory {
+    let mut state = seed;
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as u8 % 80
+    };
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..count {
+        let c = i % 10;
+        labels.push(c as u8);
+        pixels.extend((0..40).map(|p| if p / 4 == c { 255 } else { noise() }));
+    }
+    Memory {
+        inputs: 40,
+        classes: 10,
+        pixels,
+        labels,
+    }
+}
+
+fn quick_config() -> TrainConfig {
+    TrainConfig {
+        hidden_size: 16,
+        activation: Activation::Relu,
+        learning_rate: 0.5,
+        batch_size: 20,
+        iters: 150,
+        ..TrainConfig::default()
+    }
+}
+
+fn run(
+    config: &TrainConfig,
+    train_data: &Memory,
+    test_data: &Memory,
+) -> Result<nn_train::Trained, TrainError> {
+    let mut sgd = Sgd::new(config.learning_rate as f32);
+    train(config, train_data, test_data, &mut sgd, &mut Silent)
+}
+
+#[test]
+fn the_loop_learns_a_separable_problem() {
+    let (train_data, test_data) = (stripes(500, 1), stripes(200, 2));
+    let trained = run(&quick_config(), &train_data, &test_data).unwrap();
+    let history = &trained.history;
+    let first = history.evaluations.first().unwrap();
+    let last = history.last_evaluation().unwrap();
+    assert!(first.test_acc < 0.5, "{first:?}");
+    assert!(last.test_acc > 0.95 && last.train_acc > 0.95, "{last:?}");
+    let mean = |losses: &[f32]| losses.iter().sum::<f32>() / losses.len() as f32;
+    assert!(mean(&history.train_loss[140..]) < 0.2 * mean(&history.train_loss[..10]));
+}
+
+#[test]
+fn sigmoid_with_the_books_settings_learns_too() {
+    let (train_data, test_data) = (stripes(500, 1), stripes(200, 2));
+    let config = TrainConfig {
+        hidden_size: 16,
+        batch_size: 20,
+        iters: 600,
+        learning_rate: 2.0,
+        ..TrainConfig::default()
+    };
+    let trained = run(&config, &train_data, &test_data).unwrap();
+    assert!(trained.history.last_evaluation().unwrap().test_acc > 0.9);
+}
+
+#[test]
+fn evaluations_follow_the_books_schedule() {
+    // 100 samples / batch 10 = 10 iterations per epoch; 25 iterations: after 0, 10, 20 and 24.
+    let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
+    let config = TrainConfig {
+        batch_size: 10,
+        iters: 25,
+        ..quick_config()
+    };
+
+    #[derive(Default)]
+    struct Recorder {
+        info: Option<RunInfo>,
+        iterations: usize,
+        evaluations: Vec<Evaluation>,
+        finished: bool,
+    }
+    impl Observer for Recorder {
+        fn on_start(&mut self, info: &RunInfo) {
+            self.info = Some(*info);
+        }
+        fn on_iteration(&mut self, iteration: usize, _loss: f32) {
+            assert_eq!(iteration, self.iterations);
+            self.iterations += 1;
+        }
+        fn on_evaluation(&mut self, evaluation: &Evaluation) {
+            self.evaluations.push(*evaluation);
+        }
+        fn on_finish(&mut self, _history: &History) {
+            self.finished = true;
+        }
+    }
+
+    let mut recorder = Recorder::default();
+    let mut sgd = Sgd::new(0.5);
+    let trained = train(&config, &train_data, &test_data, &mut sgd, &mut recorder).unwrap();
+    assert_eq!(
+        recorder.info,
+        Some(RunInfo {
+            iters: 25,
+            iter_per_epoch: 10,
+            epochs: 3
+        })
+    );
+    assert_eq!(recorder.iterations, 25);
+    assert!(recorder.finished);
+    let at: Vec<(usize, usize)> = recorder
+        .evaluations
+        .iter()
+        .map(|e| (e.iteration, e.epoch))
+        .collect();
+    assert_eq!(at, [(0, 0), (10, 1), (20, 2), (24, 3)]);
+    assert_eq!(trained.history.evaluations, recorder.evaluations);
+    assert_eq!(trained.history.train_loss.len(), 25);
+    assert_eq!(trained.history.elapsed_s.len(), 25);
+    // Accuracies are fractions of 100 and 30 samples.
+    for e in &recorder.evaluations {
+        assert!(((e.train_acc * 100.0).round() - e.train_acc * 100.0).abs() < 1e-9);
+        assert!(((e.test_acc * 30.0).round() - e.test_acc * 30.0).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_whatever_the_thread_count() {
+    let (train_data, test_data) = (stripes(500, 1), stripes(4500, 2));
+    let in_pool = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let trained = pool
+            .install(|| run(&quick_config(), &train_data, &test_data))
+            .unwrap();
+        let evals: Vec<(usize, f64, f64)> = trained
+            .history
+            .evaluations
+            .iter()
+            .map(|e| (e.iteration, e.train_acc, e.test_acc))
+            .collect();
+        (trained.net.params(), trained.history.train_loss, evals)
+    };
+    let one = in_pool(1);
+    assert_eq!(one, in_pool(2));
+    assert_eq!(one, in_pool(3));
+    // Another seed gives another run.
+    let other = run(
+        &TrainConfig {
+            seed: 7,
+            ..quick_config()
+        },
+        &train_data,
+        &test_data,
+    )
+    .unwrap();
+    assert_ne!(other.history.train_loss, one.1);
+}
+
+#[test]
+fn accuracy_over_several_chunks_counts_every_sample_once() {
+    // A net that predicts the brighter of two inputs: W1 = I, ReLU, W2 = I.
+    let config = NetConfig {
+        input_size: 2,
+        hidden_size: 2,
+        output_size: 2,
+        activation: Activation::Relu,
+        weight_init_std: 0.0,
+    };
+    let eye = Matrix::<f32>::identity(2, 2);
+    let params = Params {
+        w1: eye.clone(),
+        b1: Matrix::zeros(2, 1),
+        w2: eye,
+        b2: Matrix::zeros(2, 1),
+    };
+    let net = TwoLayerNet::from_params(config, params).unwrap();
+    // 2·EVAL_CHUNK + 500 samples, brighter input 0; every third one is labelled 1 (wrong).
+    let n = 2 * EVAL_CHUNK + 500;
+    let data = Memory {
+        inputs: 2,
+        classes: 2,
+        pixels: (0..n).flat_map(|_| [200, 10]).collect(),
+        labels: (0..n).map(|i| u8::from(i % 3 == 0)).collect(),
+    };
+    let wrong = n.div_ceil(3);
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let acc = pool.install(|| Evaluator::new(threads).accuracy(&net, &data));
+        assert_eq!(acc, (n - wrong) as f64 / n as f64);
+    }
+}
+
+#[test]
+fn sgd_subtracts_the_learning_rate_times_the_gradient() {
+    struct Two {
+        value: Matrix<f64>,
+        grad: Matrix<f64>,
+    }
+    impl Parameters<f64> for Two {
+        fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
+            f(Param {
+                name: "W",
+                value: &mut self.value,
+                grad: &self.grad,
+            });
+        }
+    }
+    let mut params = Two {
+        value: Matrix::from_column_slice(2, 1, &[1.0, -2.0]),
+        grad: Matrix::from_column_slice(2, 1, &[0.5, -4.0]),
+    };
+    Sgd::new(0.25).step(&mut params);
+    assert_eq!(params.value.as_slice(), &[0.875, -1.0]);
+}
+
+#[test]
+fn numerical_gradients_train_like_backprop() {
+    let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
+    let config = TrainConfig {
+        hidden_size: 4,
+        batch_size: 5,
+        iters: 3,
+        learning_rate: 0.1,
+        activation: Activation::Sigmoid,
+        ..quick_config()
+    };
+    let backprop = run(&config, &train_data, &test_data).unwrap();
+    let numerical = run(
+        &TrainConfig {
+            gradient: GradientMethod::Numerical,
+            ..config
+        },
+        &train_data,
+        &test_data,
+    )
+    .unwrap();
+    let (a, b) = (backprop.net.params(), numerical.net.params());
+    // f32 central differences are accurate to about 1e-3 of a gradient of order 1.
+    for (name, diff) in a.max_abs_diff(&b) {
+        assert!(diff < 1e-3, "{name}: {diff}");
+    }
+    // Yet the step is much larger than that: the weights moved from their initial values.
+    let fresh = TwoLayerNet::<f32>::new(backprop.net.config().clone(), config.seed).unwrap();
+    let moved = fresh.params().max_abs_diff(&a);
+    assert!(moved.iter().any(|&(_, d)| d > 1e-2), "{moved:?}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_iteration_and_advice() {
+    let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
+    let config = TrainConfig {
+        learning_rate: 1e30,
+        ..quick_config()
+    };
+    let Err(err) = run(&config, &train_data, &test_data) else {
+        panic!("a learning rate of 1e30 should diverge");
+    };
+    let TrainError::Diverged {
+        iteration,
+        loss,
+        learning_rate,
+    } = err.clone()
+    else {
+        panic!("expected divergence, got {err}");
+    };
+    assert!(iteration > 0 && iteration < 150, "{iteration}");
+    assert!(!loss.is_finite());
+    assert_eq!(learning_rate, 1e30);
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("iteration {iteration}"))
+            && message.contains("smaller learning rate"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_errors_before_training() {
+    let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
+    let too_big = TrainConfig {
+        batch_size: 101,
+        ..quick_config()
+    };
+    assert!(matches!(
+        run(&too_big, &train_data, &test_data),
+        Err(TrainError::Config(_))
+    ));
+
+    let other = Memory {
+        inputs: 3,
+        classes: 10,
+        pixels: vec![0; 3],
+        labels: vec![0],
+    };
+    assert!(matches!(
+        run(&quick_config(), &train_data, &other),
+        Err(TrainError::DatasetMismatch { .. })
+    ));
+
+    let empty = Memory {
+        inputs: 40,
+        classes: 10,
+        pixels: vec![],
+        labels: vec![],
+    };
+    assert!(matches!(
+        run(&quick_config(), &train_data, &empty),
+        Err(TrainError::EmptyTest)
+    ));
+}
