@@ -1,10 +1,646 @@
-//! `cargo xtask bench` (being written).
+//! `cargo xtask bench`: the default `nn-cli train` run against the book's NumPy code, side by side.
+//!
+//! It builds `nn-cli` (and this tool) in release, measures the GEMM peak with the network's own
+//! GEMM, then runs, alternating, `nn-cli train` with its defaults and the NumPy reference
+//! (`xtask/reference/train_neuralnet.py`), each as a whole process whose wall time and peak
+//! memory are measured from outside (see [`measure`]). It prints the medians, the final test
+//! accuracies, the ratios, the achieved GFLOP/s against the peak, and the FLOP lower bound.
+//!
+//! ```text
+//! cargo xtask bench                   # 3 rounds of (nn-cli train, NumPy)
+//! cargo xtask bench --runs 5 --skip-numpy --activation relu
+//! ```
 
-/// Arguments of the command.
+mod gemm;
+mod measure;
+
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+
+use gemm::GemmRates;
+use measure::Measurement;
+
+/// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
-pub struct BenchArgs {}
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    /// Rounds of (nn-cli train, NumPy reference), run alternately.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
+    /// Time only `nn-cli train`, not the NumPy reference.
+    #[arg(long)]
+    skip_numpy: bool,
+    /// Hidden-layer activation of `nn-cli train` (the NumPy reference is the book's sigmoid).
+    #[arg(long, value_parser = ["sigmoid", "relu"], default_value = "sigmoid")]
+    activation: String,
+    /// Folder of the four MNIST IDX files [default: data/mnist in the workspace].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    helper: Option<Helper>,
+}
 
-/// Runs the command.
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Helpers the command runs as child processes of its own.
+#[derive(clap::Subcommand)]
+enum Helper {
+    /// Run one command, then print its wall time, exit code and peak memory.
+    #[command(hide = true)]
+    Measure {
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
+    /// Measure the GEMM rates and print them on one line.
+    #[command(hide = true)]
+    GemmPeak,
+}
+
+/// Runs `cargo xtask bench`, or one of its hidden helpers.
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.helper {
+        Some(Helper::Measure { command }) => measure::run(&command),
+        Some(Helper::GemmPeak) => {
+            gemm::run();
+            Ok(())
+        }
+        None => bench(&args),
+    }
+}
+
+/// The amount of GEMM work of a training run of the two-layer network, in FLOP.
+///
+/// It counts the matrix products only (2 FLOP per multiply-add), as the elementwise work is
+/// small beside them: per iteration the forward pass `W1ᵀ·x`, `W2ᵀ·z` and the backward pass
+/// `dW2`, `dz` and `dW1` (no `dx`: nothing needs the input's gradient); per evaluation the forward
+/// pass over every train and test image.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Work {
+    input: usize,
+    hidden: usize,
+    output: usize,
+    batch: usize,
+    iters: usize,
+    evaluations: usize,
+    evaluated_samples: usize,
+}
+
+impl Work {
+    /// The book's chapter-4 run, which is `nn-cli train`'s default: 784-50-10, batch 100,
+    /// 10000 iterations, an evaluation of all 70000 images every 600 iterations (17 in all).
+    const BOOK: Self = Self {
+        input: 784,
+        hidden: 50,
+        output: 10,
+        batch: 100,
+        iters: 10_000,
+        evaluations: 17,
+        evaluated_samples: 70_000,
+    };
+
+    /// Multiply-adds of one forward pass over one sample.
+    fn forward_macs(&self) -> f64 {
+        (self.input * self.hidden + self.hidden * self.output) as f64
+    }
+
+    /// FLOP of one training iteration: the forward pass, then `dW2`, `dz` (both `hidden·output`
+    /// per sample) and `dW1` (`input·hidden`).
+    fn iteration_flop(&self) -> f64 {
+        let backward_macs = (self.input * self.hidden + 2 * self.hidden * self.output) as f64;
+        2.0 * self.batch as f64 * (self.forward_macs() + backward_macs)
+    }
+
+    /// FLOP of the evaluations: a forward pass over every evaluated sample.
+    fn evaluation_flop(&self) -> f64 {
+        2.0 * (self.evaluations * self.evaluated_samples) as f64 * self.forward_macs()
+    }
+
+    fn training_flop(&self) -> f64 {
+        self.iters as f64 * self.iteration_flop()
+    }
+
+    fn total_flop(&self) -> f64 {
+        self.training_flop() + self.evaluation_flop()
+    }
+}
+
+/// One measured run of either program.
+struct Run {
+    measurement: Measurement,
+    test_acc: f64,
+    /// `nn-cli train` only: what its history CSV says about the training loop.
+    history: Option<HistorySummary>,
+}
+
+/// The benchmark proper.
+fn bench(args: &BenchArgs) -> Result<()> {
+    let root = project_root();
+    let data = match &args.data {
+        Some(dir) => std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve the data folder {}", dir.display()))?,
+        None => root.join("data/mnist"),
+    };
+    check_data(&data)?;
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("bench: building nn-cli and xtask in release");
+    let status = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "nn-cli",
+            "-p",
+            "xtask",
+        ])
+        .current_dir(&root)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("`cargo build --release -p nn-cli -p xtask` failed ({status})");
+    }
+    let release = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("release");
+    let nn_cli = release.join("nn-cli");
+    let release_xtask = release.join("xtask");
+
+    let numpy = !args.skip_numpy && numpy_available()?;
+
+    println!("bench: measuring the GEMM peak with nn_core's f32 GEMM (release build)");
+    let gemm_out = checked_output(Command::new(&release_xtask).args(["bench", "gemm-peak"]))?;
+    let rates = GemmRates::parse_output(&String::from_utf8_lossy(&gemm_out.stdout))?;
+
+    let reference = root.join("xtask/reference/train_neuralnet.py");
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for round in 1..=args.runs {
+        let out_dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+        let mut train = Command::new(&nn_cli);
+        train
+            .arg("train")
+            .arg("--data")
+            .arg(&data)
+            .args(["--activation", &args.activation])
+            .arg("--out")
+            .arg(out_dir.path().join("params.ron"))
+            .arg("--history")
+            .arg(out_dir.path().join("history.csv"))
+            .arg("--plot")
+            .arg(out_dir.path().join("plot.svg"));
+        let (measurement, _) = measured(&train, &root)?;
+        let history_path = out_dir.path().join("history.csv");
+        let csv = std::fs::read_to_string(&history_path)
+            .with_context(|| format!("nn-cli train wrote no {}", history_path.display()))?;
+        let history = HistorySummary::parse(&csv)
+            .with_context(|| format!("cannot read nn-cli's history {}", history_path.display()))?;
+        let run = Run {
+            measurement,
+            test_acc: history.final_test_acc,
+            history: Some(history),
+        };
+        print_run(round, args.runs, "nn-cli train", &run);
+        ours.push(run);
+
+        if numpy {
+            let mut python = Command::new("python3");
+            python.arg(&reference).arg("--data").arg(&data);
+            let (measurement, stdout) = measured(&python, &root)?;
+            let test_acc = parse_reference_accuracy(&stdout)?;
+            let run = Run {
+                measurement,
+                test_acc,
+                history: None,
+            };
+            print_run(round, args.runs, "NumPy reference", &run);
+            theirs.push(run);
+        }
+    }
+
+    report(&ours, &theirs, &rates, &args.activation)
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace root")
+        .to_path_buf()
+}
+
+/// The benchmark must not time a download: the four files must already be there.
+fn check_data(dir: &Path) -> Result<()> {
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        let gz = dir.join(format!("{name}.gz"));
+        if !dir.join(name).is_file() && !gz.is_file() {
+            bail!(
+                "{} has no {name} (raw or .gz): run `cargo xtask fetch-mnist` first, \
+                 or pass --data with the folder holding the MNIST files",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `python3` can import numpy, installing it with pip when it cannot.
+fn numpy_available() -> Result<bool> {
+    let imports = |quiet: bool| {
+        Command::new("python3")
+            .args(["-c", "import numpy"])
+            .stderr(if quiet {
+                Stdio::null()
+            } else {
+                Stdio::inherit()
+            })
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if imports(true) {
+        return Ok(true);
+    }
+    println!("bench: numpy is missing; installing it with `python3 -m pip install numpy`");
+    let pip = Command::new("python3")
+        .args(["-m", "pip", "install", "numpy"])
+        .status();
+    if pip.is_ok_and(|s| s.success()) && imports(false) {
+        return Ok(true);
+    }
+    println!(
+        "bench: could not install numpy (see pip's message above, or is python3 missing?): \
+         benchmarking nn-cli train only"
+    );
+    Ok(false)
+}
+
+/// Runs `command` through the `measure` helper, from `dir`, and returns its measurement and
+/// stdout. A run that fails is an error that shows the end of its output.
+fn measured(command: &Command, dir: &Path) -> Result<(Measurement, String)> {
+    let exe = std::env::current_exe().context("cannot find the xtask executable")?;
+    let mut helper = Command::new(exe);
+    helper
+        .args(["bench", "measure", "--"])
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(dir);
+    let output = checked_output(&mut helper)?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let m = Measurement::parse_output(&stdout)?;
+    if m.exit_code != Some(0) {
+        let how = m
+            .exit_code
+            .map_or_else(|| "a signal".to_owned(), |c| format!("exit code {c}"));
+        bail!(
+            "{} failed with {how}; the end of its output:\n{}{}",
+            describe(command),
+            tail(&stdout, 10),
+            tail(&String::from_utf8_lossy(&output.stderr), 20)
+        );
+    }
+    Ok((m, stdout))
+}
+
+/// Runs a helper to completion, capturing its output; an error if it does not succeed.
+fn checked_output(command: &mut Command) -> Result<Output> {
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {}", describe(command)))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed ({}):\n{}",
+            describe(command),
+            output.status,
+            tail(&String::from_utf8_lossy(&output.stderr), 20)
+        );
+    }
+    Ok(output)
+}
+
+fn describe(command: &Command) -> String {
+    let mut words = vec![command.get_program().to_string_lossy().into_owned()];
+    words.extend(command.get_args().map(|a| a.to_string_lossy().into_owned()));
+    format!("`{}`", words.join(" "))
+}
+
+/// The last `lines` lines of `text`, each ending with a newline.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("  {l}\n"))
+        .collect()
+}
+
+/// The value of `key` among the whitespace-separated `key=value` fields of `line`.
+fn field<'a>(line: &'a str, key: &str) -> Result<&'a str> {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+        .with_context(|| format!("no `{key}=` in {line:?}"))
+}
+
+/// [`field`], parsed.
+fn parse_field<T: FromStr>(line: &str, key: &str) -> Result<T>
+where
+    T::Err: Display,
+{
+    let value = field(line, key)?;
+    value
+        .parse()
+        .map_err(|e| anyhow::anyhow!("bad {key}={value:?} in {line:?}: {e}"))
+}
+
+/// The final test accuracy from the NumPy reference's `final: ... test_acc=...` line.
+fn parse_reference_accuracy(stdout: &str) -> Result<f64> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("final:"))
+        .context("the NumPy reference printed no `final:` line")?;
+    parse_field(line, "test_acc")
+}
+
+/// What `nn-cli train`'s history CSV (`iteration,train_loss,train_acc,test_acc,elapsed_s`, one
+/// row per iteration, accuracies only on evaluation rows) says about a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct HistorySummary {
+    iterations: usize,
+    evaluations: usize,
+    final_test_acc: f64,
+    /// Seconds of the training loop, evaluations included: the largest `elapsed_s`.
+    loop_s: f64,
+}
+
+impl HistorySummary {
+    fn parse(csv: &str) -> Result<Self> {
+        const HEADER: &str = "iteration,train_loss,train_acc,test_acc,elapsed_s";
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap_or_default();
+        if header != HEADER {
+            bail!("the header is {header:?}, expected {HEADER:?}");
+        }
+        let (mut iterations, mut evaluations, mut final_test_acc, mut loop_s) =
+            (0, 0, None, 0.0_f64);
+        for (n, line) in lines.enumerate() {
+            let row = n + 2;
+            let cols: Vec<&str> = line.split(',').collect();
+            let [_, _, _, test_acc, elapsed] = cols[..] else {
+                bail!(
+                    "line {row} has {} columns, expected 5: {line:?}",
+                    cols.len()
+                );
+            };
+            iterations += 1;
+            if !test_acc.is_empty() {
+                evaluations += 1;
+                final_test_acc = Some(
+                    test_acc
+                        .parse()
+                        .with_context(|| format!("line {row}: bad test_acc"))?,
+                );
+            }
+            let elapsed: f64 = elapsed
+                .parse()
+                .with_context(|| format!("line {row}: bad elapsed_s"))?;
+            loop_s = loop_s.max(elapsed);
+        }
+        let final_test_acc = final_test_acc.context("no row has a test accuracy")?;
+        Ok(Self {
+            iterations,
+            evaluations,
+            final_test_acc,
+            loop_s,
+        })
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); `values` is not empty.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+fn print_run(round: u32, rounds: u32, name: &str, run: &Run) {
+    println!(
+        "bench: round {round}/{rounds}  {name:<16} {:>7.2} s  {:>6.1} MiB  test acc {:.4}",
+        run.measurement.wall_s,
+        run.measurement.max_rss_mib(),
+        run.test_acc
+    );
+}
+
+/// Medians of a set of runs.
+struct Medians {
+    wall_s: f64,
+    rss_mib: f64,
+    test_acc: f64,
+}
+
+impl Medians {
+    fn of(runs: &[Run]) -> Self {
+        let pick = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        Self {
+            wall_s: pick(|r| r.measurement.wall_s),
+            rss_mib: pick(|r| r.measurement.max_rss_mib()),
+            test_acc: pick(|r| r.test_acc),
+        }
+    }
+
+    fn print_row(&self, name: &str, runs: usize) {
+        println!(
+            "  {name:<20} {:>9.2} s {:>9.1} MiB {:>11.4} {runs:>6}",
+            self.wall_s, self.rss_mib, self.test_acc
+        );
+    }
+}
+
+fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> Result<()> {
+    let us = Medians::of(ours);
+    println!();
+    println!(
+        "  {:<20} {:>11} {:>13} {:>11} {:>6}",
+        "median of", "wall", "peak RSS", "test acc", "runs"
+    );
+    us.print_row(&format!("nn-cli train ({activation})"), ours.len());
+    let speedup = (!theirs.is_empty()).then(|| {
+        let them = Medians::of(theirs);
+        them.print_row("NumPy reference", theirs.len());
+        println!(
+            "  {:<20} {:>9.1}× {:>11.1}×   (NumPy / nn-cli train)",
+            "ratio",
+            them.wall_s / us.wall_s,
+            them.rss_mib / us.rss_mib
+        );
+        them.wall_s / us.wall_s
+    });
+
+    // Every run of ours has the same iterations and evaluations (same defaults): count the
+    // work from the first run's history, with the book's layer sizes and batch.
+    let history = ours[0]
+        .history
+        .context("nn-cli train's history is missing")?;
+    let work = Work {
+        iters: history.iterations,
+        evaluations: history.evaluations,
+        ..Work::BOOK
+    };
+    let flop = work.total_flop();
+    let loop_s = median(
+        ours.iter()
+            .filter_map(|r| r.history.map(|h| h.loop_s))
+            .collect(),
+    );
+    let peak = rates.peak();
+    let bound_s = flop / (peak * 1e9);
+    println!();
+    println!("GEMM (nn_core::Float::gemm, f32, release build):");
+    println!(
+        "  2048³, 1 thread                {:>7.1} GFLOP/s",
+        rates.one_thread
+    );
+    println!(
+        "  2048³, {} threads (one each)    {:>7.1} GFLOP/s",
+        rates.threads, rates.all_cores
+    );
+    println!(
+        "  training shapes, 1 thread      {:>7.1} GFLOP/s",
+        rates.training_shapes
+    );
+    println!(
+        "work: {:.1} GFLOP ({:.1} in {} iterations + {:.1} in {} evaluations of {} images)",
+        flop / 1e9,
+        work.training_flop() / 1e9,
+        work.iters,
+        work.evaluation_flop() / 1e9,
+        work.evaluations,
+        work.evaluated_samples
+    );
+    println!("FLOP lower bound at the {peak:.1} GFLOP/s peak: {bound_s:.2} s");
+    println!(
+        "nn-cli train: training loop {loop_s:.2} s = {:.1} GFLOP/s ({:.0} % of peak); \
+         end to end {:.2} s = {:.2}× the lower bound",
+        flop / loop_s / 1e9,
+        100.0 * flop / loop_s / 1e9 / peak,
+        us.wall_s,
+        us.wall_s / bound_s
+    );
+
+    println!();
+    println!("targets:");
+    let min_acc = if activation == "relu" { 0.965 } else { 0.935 };
+    let check = |met: bool| if met { "met" } else { "NOT met" };
+    if let Some(speedup) = speedup {
+        println!(
+            "  ≥ 6× faster than NumPy end to end:       {speedup:.1}×  {}",
+            check(speedup >= 6.0)
+        );
+    }
+    let bound_ratio = us.wall_s / bound_s;
+    println!(
+        "  ≤ 2× the FLOP lower bound:               {bound_ratio:.2}×  {}",
+        check(bound_ratio <= 2.0)
+    );
+    println!(
+        "  peak memory ≤ 100 MiB:                   {:.1} MiB  {}",
+        us.rss_mib,
+        check(us.rss_mib <= 100.0)
+    );
+    println!(
+        "  test accuracy ≥ {min_acc} ({activation}):           {:.4}  {}",
+        us.test_acc,
+        check(us.test_acc >= min_acc)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The issue's figure, counted by hand: per iteration 2·100·(2·784·50 + 3·50·10) = 15.98 M,
+    /// times 10000 = 159.8 G; per evaluation 2·70000·(784·50 + 50·10) = 5.558 G, times 17 =
+    /// 94.486 G; 254.286 GFLOP in all ("about 255 GFLOP").
+    #[test]
+    fn the_book_run_is_about_255_gflop() {
+        let work = Work::BOOK;
+        assert_eq!(work.iteration_flop(), 15_980_000.0);
+        assert_eq!(work.training_flop(), 159_800_000_000.0);
+        assert_eq!(work.evaluation_flop(), 94_486_000_000.0);
+        assert_eq!(work.total_flop(), 254_286_000_000.0);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![7.5]), 7.5);
+    }
+
+    #[test]
+    fn fields_of_a_line() {
+        let line = "final: train_acc=0.9476 test_acc=0.9463 wall_s=50.66";
+        assert_eq!(field(line, "test_acc").unwrap(), "0.9463");
+        assert_eq!(parse_field::<f64>(line, "train_acc").unwrap(), 0.9476);
+        assert!(
+            field(line, "acc").is_err(),
+            "a key matches whole names only"
+        );
+        assert!(parse_field::<u32>(line, "wall_s").is_err());
+        assert_eq!(
+            parse_reference_accuracy(&format!("epoch 1\n{line}\n")).unwrap(),
+            0.9463
+        );
+        assert!(parse_reference_accuracy("train acc, test acc | 0.1, 0.1\n").is_err());
+    }
+
+    #[test]
+    fn history_summary() {
+        let csv = "iteration,train_loss,train_acc,test_acc,elapsed_s\n\
+                   0,2.3,0.1,0.11,0.05\n1,2.2,,,0.06\n2,2.1,0.5,0.52,0.20\n3,2.0,,,0.21\n";
+        let h = HistorySummary::parse(csv).unwrap();
+        assert_eq!(
+            h,
+            HistorySummary {
+                iterations: 4,
+                evaluations: 2,
+                final_test_acc: 0.52,
+                loop_s: 0.21
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_history_is_an_error() {
+        assert!(HistorySummary::parse("").is_err());
+        assert!(HistorySummary::parse("iteration,loss\n0,1\n").is_err());
+        let header = "iteration,train_loss,train_acc,test_acc,elapsed_s\n";
+        assert!(
+            HistorySummary::parse(&format!("{header}0,2.3,,,0.05\n")).is_err(),
+            "no accuracy"
+        );
+        assert!(HistorySummary::parse(&format!("{header}0,2.3,0.1,x,0.05\n")).is_err());
+        assert!(HistorySummary::parse(&format!("{header}0,2.3,0.1\n")).is_err());
+    }
+
+    #[test]
+    fn missing_data_names_the_file_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_data(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+        assert!(err.contains("cargo xtask fetch-mnist"), "{err}");
+    }
 }
