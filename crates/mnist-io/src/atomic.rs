@@ -29,11 +29,6 @@ impl TempFile {
         })
     }
 
-    /// The final name.
-    pub(crate) fn dest(&self) -> &Path {
-        &self.dest
-    }
-
     /// Flushes and syncs the data, then renames the temporary file to the destination.
     pub(crate) fn commit(mut self) -> io::Result<()> {
         self.file.flush()?;

@@ -563,15 +563,20 @@ fn download(reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Fai
     let mut temp = TempFile::create(dest).map_err(fatal)?;
     let (actual, what) = match file.checksum {
         Checksum::Contents(_) if gzip => (
-            copy_hashed(GzDecoder::new(reader), &mut temp, MirrorError::CorruptGzip)?,
+            copy_hashed(
+                GzDecoder::new(reader),
+                &mut temp,
+                dest,
+                MirrorError::CorruptGzip,
+            )?,
             "decompressed contents",
         ),
         Checksum::Contents(_) => (
-            copy_hashed(reader, &mut temp, MirrorError::Io)?,
+            copy_hashed(reader, &mut temp, dest, MirrorError::Io)?,
             "decompressed contents",
         ),
         Checksum::Download(_) => (
-            copy_hashed(reader, &mut temp, MirrorError::Io)?,
+            copy_hashed(reader, &mut temp, dest, MirrorError::Io)?,
             "downloaded bytes",
         ),
     };
@@ -592,6 +597,7 @@ fn download(reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Fai
 fn copy_hashed(
     mut reader: impl Read,
     temp: &mut TempFile,
+    dest: &Path,
     read_error: fn(io::Error) -> MirrorError,
 ) -> Result<String, Failure> {
     let mut hasher = Sha256::new();
@@ -606,7 +612,7 @@ fn copy_hashed(
         hasher.update(&buf[..n]);
         temp.write_all(&buf[..n]).map_err(|source| {
             Failure::Fatal(FetchError::Write {
-                path: temp.dest().to_path_buf(),
+                path: dest.to_path_buf(),
                 source,
             })
         })?;

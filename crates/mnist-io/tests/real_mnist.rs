@@ -1,0 +1,64 @@
+//! The real MNIST files, when present: loaded from the shared gzip folder (or `MNIST_DIR`), and
+//! fetched from it as a folder mirror against the published SHA-256 of the decompressed files.
+
+use std::path::PathBuf;
+
+use mnist_io::fetch::{self, Dataset, FetchOptions, Mirror};
+use mnist_io::{FILES, Mnist};
+
+/// `MNIST_DIR` if set, else the team's shared copy next to the repository.
+fn real_mnist_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
+        });
+    if FILES
+        .iter()
+        .all(|name| mnist_io::find_file(&dir, name).is_some())
+    {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: real MNIST not found at {} (set MNIST_DIR to point at it)",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn loads_the_real_files() {
+    let Some(dir) = real_mnist_dir() else { return };
+    let mnist = Mnist::load(&dir).unwrap();
+    assert_eq!((mnist.train.len(), mnist.test.len()), (60_000, 10_000));
+    for split in [&mnist.train, &mnist.test] {
+        assert_eq!(
+            (split.rows(), split.cols(), split.pixels_per_image()),
+            (28, 28, 784)
+        );
+    }
+    assert_eq!(&mnist.train.labels()[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    assert_eq!(&mnist.test.labels()[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    // MNIST's images have a blank border: the top-left pixel of the first image is 0.
+    assert_eq!(mnist.train.image(0)[0], 0);
+}
+
+#[test]
+fn fetching_from_the_shared_folder_verifies_the_published_checksums() {
+    let Some(dir) = real_mnist_dir() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let options = FetchOptions {
+        out: out.path().to_path_buf(),
+        mirrors: vec![Mirror::Local(dir)],
+        progress: false,
+        ..FetchOptions::new(Dataset::Mnist, &[])
+    };
+    let summary = fetch::fetch(&options).unwrap();
+    assert_eq!(summary.fetched.len(), 4);
+    let sizes: Vec<u64> = FILES
+        .iter()
+        .map(|name| std::fs::metadata(out.path().join(name)).unwrap().len())
+        .collect();
+    assert_eq!(sizes, [47_040_016, 60_008, 7_840_016, 10_008]);
+}
