@@ -53,7 +53,8 @@ pub fn to_mnist(mut gray: GrayImage) -> Result<Vec<u8>> {
 
     let (cx, cy) = centre_of_mass(&digit);
     let centre = (SIDE as f64 - 1.0) / 2.0;
-    let place = |c: f64, size: u32| (centre - c).round().clamp(0.0, (SIDE as u32 - size) as f64) as usize;
+    let place =
+        |c: f64, size: u32| (centre - c).round().clamp(0.0, (SIDE as u32 - size) as f64) as usize;
     let (ox, oy) = (place(cx, sw), place(cy, sh));
     let mut out = vec![0u8; SIDE * SIDE];
     for (x, y, p) in digit.enumerate_pixels() {
@@ -67,7 +68,9 @@ fn border_mean(gray: &GrayImage) -> f64 {
     let border = gray
         .enumerate_pixels()
         .filter(|(x, y, _)| *x == 0 || *y == 0 || *x == w - 1 || *y == h - 1);
-    let (sum, n) = border.fold((0u64, 0u64), |(s, n), (_, _, p)| (s + u64::from(p.0[0]), n + 1));
+    let (sum, n) = border.fold((0u64, 0u64), |(s, n), (_, _, p)| {
+        (s + u64::from(p.0[0]), n + 1)
+    });
     sum as f64 / n.max(1) as f64
 }
 
@@ -133,7 +136,10 @@ mod tests {
         // The 50-pixel-tall bar becomes 20 tall and 8 wide (20 / 50 · 20).
         assert_eq!((x1 - x0 + 1, y1 - y0 + 1), (8, 20));
         let (cx, cy) = centre_of_mass(&GrayImage::from_raw(28, 28, out).unwrap());
-        assert!((cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5, "{cx} {cy}");
+        assert!(
+            (cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5,
+            "{cx} {cy}"
+        );
     }
 
     #[test]
@@ -154,7 +160,10 @@ mod tests {
         });
         let out = to_mnist(page).unwrap();
         let (cx, cy) = centre_of_mass(&GrayImage::from_raw(28, 28, out).unwrap());
-        assert!((cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5, "{cx} {cy}");
+        assert!(
+            (cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5,
+            "{cx} {cy}"
+        );
     }
 
     #[test]

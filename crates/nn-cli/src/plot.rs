@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use nn_train::History;
 use plotters::prelude::*;
+use plotters::style::full_palette::ORANGE;
 
 use crate::files::write_atomic;
 
@@ -29,7 +30,10 @@ fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..max_epoch, 0.0..1.0)?;
-        acc.configure_mesh().x_desc("epochs").y_desc("accuracy").draw()?;
+        acc.configure_mesh()
+            .x_desc("epochs")
+            .y_desc("accuracy")
+            .draw()?;
         let train = evals.iter().map(|e| (e.epoch as f64, e.train_acc));
         acc.draw_series(LineSeries::new(train, BLUE.stroke_width(2)))?
             .label("train acc")
@@ -53,8 +57,14 @@ fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
             .x_label_area_size(40)
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..losses.len().max(1) as f64, 0.0..max_loss * 1.05)?;
-        loss.configure_mesh().x_desc("iteration").y_desc("loss").draw()?;
-        let points = losses.iter().enumerate().map(|(i, &l)| (i as f64, l as f64));
+        loss.configure_mesh()
+            .x_desc("iteration")
+            .y_desc("loss")
+            .draw()?;
+        let points = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as f64, l as f64));
         loss.draw_series(LineSeries::new(points, BLUE))?;
         root.present()?;
     }
@@ -82,7 +92,13 @@ mod tests {
         };
         let svg = render(&history).unwrap();
         assert!(svg.starts_with("<svg"));
-        for text in ["Accuracy", "Training loss", "train acc", "test acc", "epochs"] {
+        for text in [
+            "Accuracy",
+            "Training loss",
+            "train acc",
+            "test acc",
+            "epochs",
+        ] {
             assert!(svg.contains(text), "missing {text}");
         }
         assert!(svg.matches("<polyline").count() >= 3);

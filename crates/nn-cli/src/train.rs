@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSplit};
 use crate::files::write_atomic;
-use crate::model::SavedModel;
+use crate::model;
 use crate::plot::write_plot;
 
-/// Options of `train`. Every one can also come from `--config FILE.ron`; flags win.
+/// Options of `train`. Every one can also come from `--config FILE.ron`; flags win, and a flag
+/// given twice takes its last value.
 #[derive(Args, Debug)]
+#[command(args_override_self = true)]
 pub struct TrainArgs {
     /// Folder of the four MNIST IDX files (gzip or raw); fetched there when missing
     /// [default: data/mnist]
@@ -164,5 +166,119 @@ impl TrainArgs {
 fn set<T>(field: &mut T, flag: Option<T>) {
     if let Some(value) = flag {
         *field = value;
+    }
+}
+
+/// Runs `train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let run = args.resolve()?;
+    if args.print_config {
+        let pretty = ron::ser::PrettyConfig::default().struct_names(false);
+        println!("{}", ron::ser::to_string_pretty(&run, pretty)?);
+        return Ok(());
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = run.threads {
+        pool = pool.num_threads(threads);
+    }
+    let pool = pool
+        .build()
+        .context("cannot start the evaluation threads")?;
+
+    let mnist = data::load_or_fetch(&run.data)?;
+    let (train_data, test_data) = (DataSplit(&mnist.train), DataSplit(&mnist.test));
+    let config = &run.training;
+    // Check the options before starting, so that a bad flag is reported without a progress bar.
+    config
+        .clone()
+        .check(mnist.train.len())
+        .context("invalid training options")?;
+
+    let start = Instant::now();
+    let mut sgd = nn_train::Sgd::new(config.learning_rate as f32);
+    let mut progress = Progress::new(std::io::stderr().is_terminal());
+    let trained = pool
+        .install(|| nn_train::train(config, &train_data, &test_data, &mut sgd, &mut progress))
+        .context("training failed; the model, history and plot files were not written")?;
+    let wall = start.elapsed().as_secs_f64();
+    let last = *trained
+        .history
+        .last_evaluation()
+        .context("training ran no evaluation")?;
+
+    model::save(
+        &run.out,
+        &trained.net,
+        config,
+        last.train_acc,
+        last.test_acc,
+    )?;
+    write_atomic(&run.history, |w| trained.history.write_csv(w))?;
+    write_plot(&trained.history, &run.plot)?;
+
+    println!(
+        "final: train acc {:.4}  test acc {:.4}  ({} iterations in {wall:.2} s)",
+        last.train_acc, last.test_acc, config.iters
+    );
+    println!("model:   {}", run.out.display());
+    println!("history: {}", run.history.display());
+    println!("plot:    {}", run.plot.display());
+    Ok(())
+}
+
+/// Progress on the terminal: a bar (only when stderr is a terminal) and one line per evaluation.
+struct Progress {
+    bar: Option<ProgressBar>,
+    epochs: usize,
+}
+
+/// Iterations between two refreshes of the bar's loss.
+const REFRESH_EVERY: usize = 100;
+
+impl Progress {
+    fn new(terminal: bool) -> Self {
+        let bar = terminal.then(|| {
+            let style = ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} iterations  {msg}  {per_sec}  eta {eta}",
+            )
+            .expect("the progress template is valid");
+            ProgressBar::new(0).with_style(style)
+        });
+        Self { bar, epochs: 0 }
+    }
+}
+
+impl Observer for Progress {
+    fn on_start(&mut self, info: &RunInfo) {
+        self.epochs = info.epochs;
+        if let Some(bar) = &self.bar {
+            bar.set_length(info.iters as u64);
+        }
+    }
+
+    fn on_iteration(&mut self, iteration: usize, loss: f32) {
+        if let Some(bar) = &self.bar
+            && iteration % REFRESH_EVERY == 0
+        {
+            bar.set_position(iteration as u64);
+            bar.set_message(format!("loss {loss:.4}"));
+        }
+    }
+
+    fn on_evaluation(&mut self, e: &Evaluation) {
+        let line = format!(
+            "epoch {:>2}/{}  train acc {:.4}  test acc {:.4}",
+            e.epoch, self.epochs, e.train_acc, e.test_acc
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn on_finish(&mut self, _history: &History) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

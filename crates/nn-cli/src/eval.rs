@@ -1,0 +1,111 @@
+//! `nn-cli eval`: test accuracy, accuracy per class and the confusion matrix.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use mnist_io::idx::NUM_CLASSES;
+use nn_core::{Matrix, functions};
+
+use crate::{data, model};
+
+/// Samples classified per batch.
+const CHUNK: usize = 1000;
+
+/// Options of `eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The trained model
+    #[arg(long, default_value = "data/params.ron")]
+    model: PathBuf,
+    /// Folder of the MNIST files
+    #[arg(long, default_value = "data/mnist")]
+    data: PathBuf,
+}
+
+/// Runs `eval`.
+pub fn run(args: EvalArgs) -> Result<()> {
+    let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    let inputs = test.pixels_per_image();
+    let mut net = model::load(&args.model, inputs)?;
+
+    // confusion[label][prediction]
+    let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
+    let mut x = Matrix::<f32>::zeros(inputs, 0);
+    for start in (0..test.len()).step_by(CHUNK) {
+        let range = start..(start + CHUNK).min(test.len());
+        if x.ncols() != range.len() {
+            x = Matrix::zeros(inputs, range.len());
+        }
+        for (column, k) in x.as_mut_slice().chunks_exact_mut(inputs).zip(range.clone()) {
+            for (v, &p) in column.iter_mut().zip(test.image(k)) {
+                *v = f32::from(p) / 255.0;
+            }
+        }
+        for (prediction, k) in functions::argmax_columns(net.predict(&x)).zip(range) {
+            confusion[usize::from(test.label(k))][prediction] += 1;
+        }
+    }
+    print!("{}", report(&confusion));
+    Ok(())
+}
+
+/// The accuracy, per-class accuracy and confusion matrix, as printed.
+fn report(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> String {
+    use std::fmt::Write;
+    let total: usize = confusion.iter().flatten().sum();
+    let correct: usize = (0..NUM_CLASSES).map(|c| confusion[c][c]).sum();
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "test acc {:.4}  ({correct}/{total})",
+        ratio(correct, total)
+    );
+    for (class, row) in confusion.iter().enumerate() {
+        let n: usize = row.iter().sum();
+        let _ = writeln!(
+            out,
+            "class {class}  acc {:.4}  ({}/{n})",
+            ratio(row[class], n),
+            row[class]
+        );
+    }
+    let _ = writeln!(out, "confusion matrix (rows: label, columns: prediction)");
+    let _ = write!(out, "     ");
+    for class in 0..NUM_CLASSES {
+        let _ = write!(out, "{class:>6}");
+    }
+    out.push('\n');
+    for (class, row) in confusion.iter().enumerate() {
+        let _ = write!(out, "{class:>5}");
+        for count in row {
+            let _ = write!(out, "{count:>6}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_counts_the_diagonal_as_correct() {
+        let mut confusion = [[0; NUM_CLASSES]; NUM_CLASSES];
+        confusion[0][0] = 3;
+        confusion[0][1] = 1;
+        confusion[7][7] = 4;
+        let text = report(&confusion);
+        assert!(text.starts_with("test acc 0.8750  (7/8)\n"), "{text}");
+        assert!(text.contains("class 0  acc 0.7500  (3/4)"), "{text}");
+        assert!(text.contains("class 7  acc 1.0000  (4/4)"), "{text}");
+        assert!(text.contains("class 5  acc 0.0000  (0/0)"), "{text}");
+        let row0 = text.lines().find(|l| l.starts_with("    0 ")).unwrap();
+        assert_eq!(
+            row0.split_whitespace().collect::<Vec<_>>()[..3],
+            ["0", "3", "1"]
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! `nn-cli gradcheck`: the book's gradient check (§5.7.3), numerical against backprop on the
+//! first training samples, in f64.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use nn_core::{Matrix, NetConfig, Targets, TwoLayerNet};
+
+use crate::data;
+
+/// The largest mean absolute difference accepted.
+const TOLERANCE: f64 = 1e-6;
+
+/// Options of `gradcheck`.
+#[derive(Args, Debug)]
+pub struct GradcheckArgs {
+    /// Folder of the MNIST files
+    #[arg(long, default_value = "data/mnist")]
+    data: PathBuf,
+    /// How many training samples, from the first
+    #[arg(long, default_value_t = 3)]
+    samples: usize,
+    /// Neurons in the hidden layer
+    #[arg(long, default_value_t = 50)]
+    hidden: usize,
+    /// Activation of the hidden layer
+    #[arg(long, default_value = "sigmoid")]
+    activation: nn_core::Activation,
+    /// Seed of the initial weights
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+/// Runs `gradcheck`.
+pub fn run(args: GradcheckArgs) -> Result<()> {
+    let train = data::load_split(&args.data, mnist_io::TRAIN_IMAGES, mnist_io::TRAIN_LABELS)?;
+    if args.samples == 0 || args.samples > train.len() {
+        bail!(
+            "--samples {} is invalid: use between 1 and the {} training samples",
+            args.samples,
+            train.len()
+        );
+    }
+    let inputs = train.pixels_per_image();
+    let config = NetConfig {
+        input_size: inputs,
+        hidden_size: args.hidden,
+        output_size: mnist_io::idx::NUM_CLASSES,
+        activation: args.activation,
+        ..NetConfig::default()
+    };
+    let mut net = TwoLayerNet::<f64>::new(config, args.seed)?;
+    let x = Matrix::<f64>::from_iterator(
+        inputs,
+        args.samples,
+        (0..args.samples).flat_map(|i| train.image(i).iter().map(|&p| f64::from(p) / 255.0)),
+    );
+    let labels = &train.labels()[..args.samples];
+
+    let numerical = net.numerical_gradient(&x, Targets::Labels(labels));
+    net.gradient(&x, Targets::Labels(labels));
+    let diffs = net.gradients().mean_abs_diff(&numerical);
+    for (name, diff) in diffs {
+        println!("{name}: {diff:e}");
+    }
+    if let Some((name, diff)) = diffs.into_iter().find(|&(_, d)| !(d <= TOLERANCE)) {
+        bail!(
+            "gradient check failed: {name} differs by {diff:e} on average, more than {TOLERANCE:e}"
+        );
+    }
+    println!("gradient check passed: every mean absolute difference is below {TOLERANCE:e}");
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `nn-cli predict`: the first test images as `predicted == label: o`, or your own digit.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use nn_core::{Matrix, functions};
+
+use crate::{data, image, model};
+
+/// Options of `predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    /// The trained model
+    #[arg(long, default_value = "data/params.ron")]
+    model: PathBuf,
+    /// Folder of the MNIST files
+    #[arg(long, default_value = "data/mnist")]
+    data: PathBuf,
+    /// How many test images to classify, from the first
+    #[arg(short = 'n', long, default_value_t = 10)]
+    count: usize,
+    /// Classify this PNG instead: any size, dark ink on light paper or the reverse
+    #[arg(long, value_name = "FILE.png")]
+    image: Option<PathBuf>,
+    /// With --image: draw the 28×28 input the network sees
+    #[arg(long, requires = "image")]
+    ascii: bool,
+    /// With --image: how many of the most probable classes to print
+    #[arg(long, default_value_t = 3, requires = "image")]
+    top: usize,
+}
+
+/// Runs `predict`.
+pub fn run(args: PredictArgs) -> Result<()> {
+    match &args.image {
+        Some(path) => predict_image(&args, path),
+        None => predict_test(&args),
+    }
+}
+
+/// Prints `predicted == label: o` (or `x`) for the first test images, then the time taken.
+fn predict_test(args: &PredictArgs) -> Result<()> {
+    if args.count == 0 {
+        bail!("-n/--count 0 is invalid: classify at least 1 image");
+    }
+    let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    let mut net = model::load(&args.model, test.pixels_per_image())?;
+    let count = args.count.min(test.len());
+
+    let start = Instant::now();
+    let mut x = Matrix::<f32>::zeros(test.pixels_per_image(), count);
+    for (i, column) in x.column_iter_mut().enumerate() {
+        for (v, &p) in column.into_iter().zip(test.image(i)) {
+            *v = f32::from(p) / 255.0;
+        }
+    }
+    let predictions: Vec<usize> = functions::argmax_columns(net.predict(&x)).collect();
+    let elapsed = start.elapsed();
+
+    for (i, &predicted) in predictions.iter().enumerate() {
+        let label = usize::from(test.label(i));
+        let mark = if predicted == label { 'o' } else { 'x' };
+        println!("{predicted} == {label}: {mark}");
+    }
+    println!(
+        "{count} images classified in {:.3} ms",
+        elapsed.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// Prints the most probable classes of a user's digit.
+fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
+    let pixels = image::load_digit(path)?;
+    let mut net = model::load(&args.model, pixels.len())?;
+    if args.ascii {
+        print!("{}", image::ascii(&pixels));
+    }
+    let x = Matrix::<f32>::from_iterator(
+        pixels.len(),
+        1,
+        pixels.iter().map(|&p| f32::from(p) / 255.0),
+    );
+    let probabilities = functions::softmax(net.predict(&x));
+    let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (class, p) in ranked.into_iter().take(args.top.max(1)) {
+        println!("{class}: {p:.4}");
+    }
+    Ok(())
+}

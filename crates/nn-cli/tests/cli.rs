@@ -1,0 +1,435 @@
+//! Runs the real `nn-cli` binary on a small synthetic dataset written as IDX files, and on the
+//! real MNIST files when they are present.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use mnist_io::idx::{self, Images};
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const SIDE: usize = 8;
+
+/// A learnable 10-class problem of 8×8 images: class `c` lights pixels `6c..6c+6` (255) on a
+/// background of pseudo-random noise below 60.
+fn synthetic_split(count: usize, seed: u64) -> (Images, Vec<u8>) {
+    let mut state = seed;
+    let mut noise = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as u8 % 60
+    };
+    let mut pixels = Vec::with_capacity(count * SIDE * SIDE);
+    let mut labels = Vec::with_capacity(count);
+    for i in 0..count {
+        let c = (i * 7 + 3) % 10;
+        labels.push(c as u8);
+        for p in 0..SIDE * SIDE {
+            pixels.push(if p / 6 == c { 255 } else { noise() });
+        }
+    }
+    (Images::new(SIDE, SIDE, pixels).unwrap(), labels)
+}
+
+/// A temporary folder with `mnist/` holding the synthetic dataset under canonical names.
+fn synthetic() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    fs::create_dir(&data).unwrap();
+    for (name, count, seed) in [("train", 600, 1), ("t10k", 200, 2)] {
+        let (images, labels) = synthetic_split(count, seed);
+        idx::write_images(&data.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
+        idx::write_labels(&data.join(format!("{name}-labels-idx1-ubyte")), &labels).unwrap();
+    }
+    (dir, data)
+}
+
+fn nn_cli() -> Command {
+    Command::cargo_bin("nn-cli").unwrap()
+}
+
+/// `train` on the synthetic data with outputs in `dir`, plus `extra` flags.
+fn train(dir: &Path, data: &Path, extra: &[&str]) -> Command {
+    let mut cmd = nn_cli();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(data)
+        .args(["--iters", "200", "--batch-size", "50", "--hidden", "20"])
+        .args(["--activation", "relu", "--lr", "0.5"])
+        .arg("--out")
+        .arg(dir.join("params.ron"))
+        .arg("--history")
+        .arg(dir.join("history.csv"))
+        .arg("--plot")
+        .arg(dir.join("plot.svg"))
+        .args(extra);
+    cmd
+}
+
+/// The number after `label` in `text`, e.g. `test acc 0.9500`.
+fn number_after(text: &str, label: &str) -> f64 {
+    let rest = &text[text
+        .rfind(label)
+        .unwrap_or_else(|| panic!("no {label:?} in {text}"))
+        + label.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["train", "predict", "eval", "gradcheck"] {
+        nn_cli()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: nn-cli"));
+    }
+}
+
+#[test]
+fn train_learns_the_synthetic_problem_and_writes_every_file() {
+    let (dir, data) = synthetic();
+    let out = train(dir.path(), &data, &[]).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // 600 / 50 = 12 iterations per epoch: evaluations after iterations 0, 12, ..., 192, 199.
+    assert_eq!(stdout.matches("epoch").count(), 18, "{stdout}");
+    assert!(stdout.contains("epoch  0/17  train acc"), "{stdout}");
+    assert!(stdout.contains("epoch 17/17  train acc"), "{stdout}");
+    assert!(number_after(&stdout, "test acc") >= 0.95, "{stdout}");
+
+    let history = fs::read_to_string(dir.path().join("history.csv")).unwrap();
+    let mut lines = history.lines();
+    assert_eq!(
+        lines.next(),
+        Some("iteration,train_loss,train_acc,test_acc,elapsed_s")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 200);
+    assert!(rows.iter().all(|r| r.len() == 5));
+    assert_eq!(rows.iter().filter(|r| !r[3].is_empty()).count(), 18);
+    assert!(rows[0][1].parse::<f64>().unwrap() > rows[199][1].parse::<f64>().unwrap());
+
+    let model = fs::read_to_string(dir.path().join("params.ron")).unwrap();
+    assert!(
+        model.contains("test_acc") && model.contains("learning_rate"),
+        "{model}"
+    );
+    assert!(
+        fs::read_to_string(dir.path().join("plot.svg"))
+            .unwrap()
+            .starts_with("<svg")
+    );
+}
+
+#[test]
+fn the_thread_count_does_not_change_the_results() {
+    let (dir, data) = synthetic();
+    let run = |threads: &str| {
+        let sub = dir.path().join(threads);
+        train(&sub, &data, &["--threads", threads])
+            .assert()
+            .success();
+        let without_time = |csv: String| -> Vec<String> {
+            csv.lines()
+                .map(|l| l.rsplit_once(',').unwrap().0.to_owned())
+                .collect()
+        };
+        (
+            without_time(fs::read_to_string(sub.join("history.csv")).unwrap()),
+            fs::read_to_string(sub.join("params.ron")).unwrap(),
+        )
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+#[test]
+fn predict_prints_prediction_against_label() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let out = nn_cli()
+        .args(["predict", "-n", "5", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // The synthetic test labels start 3 0 7 4 1; the trained net gets them right.
+    let lines: Vec<&str> = stdout.lines().take(5).collect();
+    assert_eq!(
+        lines,
+        [
+            "3 == 3: o",
+            "0 == 0: o",
+            "7 == 7: o",
+            "4 == 4: o",
+            "1 == 1: o"
+        ]
+    );
+    assert!(stdout.contains("s"), "{stdout}");
+}
+
+#[test]
+fn eval_prints_accuracy_per_class_and_the_confusion_matrix() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let out = nn_cli()
+        .args(["eval", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(number_after(&stdout, "test acc") >= 0.95, "{stdout}");
+    assert!(stdout.contains("confusion"), "{stdout}");
+    // 20 test samples per class: the diagonal of a good model is close to 20.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("class 9")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn gradcheck_passes_with_small_differences() {
+    let (_dir, data) = synthetic();
+    let out = nn_cli()
+        .args(["gradcheck", "--data"])
+        .arg(&data)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for name in ["W1", "b1", "W2", "b2"] {
+        let diff = number_after(&stdout, &format!("{name}:"));
+        assert!(diff < 1e-6, "{stdout}");
+    }
+}
+
+#[test]
+fn config_file_values_are_used_and_flags_override_them() {
+    let (dir, data) = synthetic();
+    let config = dir.path().join("run.ron");
+    fs::write(
+        &config,
+        "(training: (iters: 7, hidden_size: 3, seed: 5), threads: Some(1))",
+    )
+    .unwrap();
+    let out = nn_cli()
+        .args(["train", "--print-config", "--hidden", "9", "--config"])
+        .arg(&config)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for expected in [
+        "iters: 7",
+        "hidden_size: 9",
+        "seed: 5",
+        "threads: Some(1)",
+        "learning_rate: 0.1",
+    ] {
+        assert!(stdout.contains(expected), "{expected} missing in {stdout}");
+    }
+    // What --print-config prints is a valid config file.
+    let printed = dir.path().join("printed.ron");
+    fs::write(&printed, &stdout).unwrap();
+    nn_cli()
+        .args(["train", "--print-config", "--config"])
+        .arg(&printed)
+        .assert()
+        .success()
+        .stdout(stdout);
+    let _ = data;
+}
+
+#[test]
+fn a_malformed_config_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.ron");
+    fs::write(&config, "(training: (iters: \"many\"))").unwrap();
+    nn_cli()
+        .args(["train", "--print-config", "--config"])
+        .arg(&config)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("bad.ron").and(predicate::str::contains("not a valid")));
+}
+
+#[test]
+fn flag_values_that_make_no_sense_are_refused_with_the_flag_named() {
+    let (dir, data) = synthetic();
+    let cases: [(&[&str], &str); 9] = [
+        (&["--batch-size", "0"], "batch size 0 is invalid"),
+        (
+            &["--batch-size", "601"],
+            "batch size 601 is larger than the 600 training samples",
+        ),
+        (&["--lr", "0"], "learning rate 0 is invalid"),
+        (&["--lr", "-0.5"], "learning rate -0.5 is invalid"),
+        (&["--lr", "NaN"], "learning rate NaN is invalid"),
+        (&["--lr", "inf"], "learning rate inf is invalid"),
+        (&["--iters", "0"], "0 iterations is invalid"),
+        (&["--hidden", "0"], "hidden layer size 0 is invalid"),
+        (&["--threads", "0"], "--threads 0 is invalid"),
+    ];
+    for (flags, expected) in cases {
+        let flag = flags[0];
+        train(dir.path(), &data, flags).assert().failure().stderr(
+            predicate::str::contains(expected)
+                .and(predicate::str::contains(flag))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+    assert!(!dir.path().join("params.ron").exists());
+}
+
+#[test]
+fn a_diverging_run_names_the_iteration_and_overwrites_nothing() {
+    let (dir, data) = synthetic();
+    for file in ["params.ron", "history.csv", "plot.svg"] {
+        fs::write(dir.path().join(file), "old").unwrap();
+    }
+    train(dir.path(), &data, &["--lr", "1e30"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("diverged at iteration")
+                .and(predicate::str::contains("smaller learning rate")),
+        );
+    for file in ["params.ron", "history.csv", "plot.svg"] {
+        assert_eq!(fs::read_to_string(dir.path().join(file)).unwrap(), "old");
+    }
+}
+
+#[test]
+fn missing_data_says_how_to_fetch_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("nothing-here");
+    for command in ["predict", "eval", "gradcheck"] {
+        nn_cli()
+            .args([command, "--data"])
+            .arg(&empty)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("cargo xtask fetch-mnist"));
+    }
+}
+
+#[test]
+fn a_missing_or_malformed_model_file_is_named() {
+    let (dir, data) = synthetic();
+    let model = dir.path().join("params.ron");
+    let predict = |expected: &str| {
+        nn_cli()
+            .args(["predict", "--data"])
+            .arg(&data)
+            .arg("--model")
+            .arg(&model)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("params.ron").and(predicate::str::contains(expected)));
+    };
+    predict("nn-cli train");
+    fs::write(&model, "this is not RON").unwrap();
+    predict("params.ron");
+}
+
+#[test]
+fn a_model_of_the_wrong_shape_is_refused() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let model = dir.path().join("params.ron");
+    // Claim a hidden layer of 21 while the weights have 20 columns.
+    let text = fs::read_to_string(&model).unwrap();
+    let edited = text.replacen("hidden_size: 20", "hidden_size: 21", 1);
+    assert_ne!(text, edited, "the model file names its hidden size: {text}");
+    fs::write(&model, edited).unwrap();
+    nn_cli()
+        .args(["eval", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("params.ron"));
+}
+
+#[test]
+fn a_model_for_other_data_is_refused() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    // A dataset of 16×16 images does not fit a model of 64 inputs.
+    let other = dir.path().join("other");
+    fs::create_dir(&other).unwrap();
+    let images = Images::new(16, 16, vec![0; 256 * 2]).unwrap();
+    for name in ["train", "t10k"] {
+        idx::write_images(&other.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
+        idx::write_labels(&other.join(format!("{name}-labels-idx1-ubyte")), &[1, 2]).unwrap();
+    }
+    nn_cli()
+        .args(["predict", "--data"])
+        .arg(&other)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("64 inputs").and(predicate::str::contains("256")));
+}
+
+/// The real MNIST folder, if this machine has it.
+fn real_mnist() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    [root.join("data/mnist"), root.join("../shared/data/mnist")]
+        .into_iter()
+        .find(|dir| {
+            mnist_io::FILES
+                .iter()
+                .all(|f| mnist_io::find_file(dir, f).is_some())
+        })
+}
+
+#[test]
+fn real_mnist_short_run_then_the_books_first_predictions() {
+    let Some(data) = real_mnist() else {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = nn_cli()
+        .args(["train", "--iters", "300", "--activation", "relu", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(number_after(&stdout, "test acc") >= 0.85, "{stdout}");
+
+    let out = nn_cli()
+        .args(["predict", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let labels: Vec<&str> = stdout.lines().take(10).map(|l| &l[5..6]).collect();
+    assert_eq!(
+        labels,
+        ["7", "2", "1", "0", "4", "1", "4", "9", "5", "9"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.starts_with("7 == 7: o\n2 == 2: o\n1 == 1: o\n"),
+        "{stdout}"
+    );
+}
