@@ -18,6 +18,17 @@
 //! the SHA-256 of the mirrors' `.gz` files are published, so those files are checked by the hash
 //! of the bytes downloaded ([`Checksum::Download`]) and stored as downloaded, as `<name>.gz`
 //! ([`crate::Mnist::load`] reads both).
+//!
+//! ```no_run
+//! use mnist_io::fetch::{self, Dataset, FetchOptions};
+//!
+//! // Mirrors: none of ours, then $MNIST_MIRROR if set, then the public ones.
+//! let mut options = FetchOptions::new(Dataset::Mnist, &[]);
+//! options.out = "data/mnist".into();
+//! let summary = fetch::fetch(&options)?;
+//! println!("{summary}"); // mnist: 4 files in data/mnist (4 fetched, 0 already present and verified) in 3.1 s
+//! # Ok::<(), fetch::FetchError>(())
+//! ```
 
 use std::fmt;
 use std::fs::File;
@@ -450,22 +461,21 @@ fn fetch_file(
         let result = opened.map_err(Failure::Mirror).and_then(|(reader, len)| {
             let bar = progress_bar(options, &file.name, len);
             let result = download(bar.wrap_read(reader), file, dest);
-            match &result {
-                Ok(()) => bar.finish_with_message(format!("{} (from {source})", file.name)),
-                Err(_) => {
-                    bar.abandon_with_message(format!("{}: failed (from {source})", file.name))
-                }
-            }
+            bar.finish_and_clear();
             result
         });
         match result {
             Ok(()) => {
-                if options.progress && !io::stderr().is_terminal() {
-                    eprintln!("{}: fetched and verified from {source}", file.name);
-                }
+                report(
+                    options,
+                    &format!("{}: fetched and verified from {source}", file.name),
+                );
                 return Ok(());
             }
-            Err(Failure::Mirror(error)) => attempts.push(Attempt { source, error }),
+            Err(Failure::Mirror(error)) => {
+                report(options, &format!("{}: {source}: {error}", file.name));
+                attempts.push(Attempt { source, error });
+            }
             Err(Failure::Fatal(error)) => return Err(error),
         }
     }
