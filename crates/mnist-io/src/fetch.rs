@@ -399,6 +399,8 @@ pub fn fetch(options: &FetchOptions) -> Result<Summary, FetchError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
+        // A stalled transfer must end; 10 minutes is ample for MNIST's 10 MB at slow speeds.
+        .timeout_recv_body(Some(Duration::from_secs(600)))
         .build()
         .into();
     let mut summary = Summary {

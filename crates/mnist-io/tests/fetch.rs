@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use mnist_io::fetch::{self, Checksum, FetchError, FetchOptions, Mirror, MirrorError, RemoteFile};
+use mnist_io::fetch::{
+    self, Checksum, Dataset, FetchError, FetchOptions, Mirror, MirrorError, RemoteFile,
+};
 use mnist_io::{FILES, Mnist};
 use sha2::{Digest, Sha256};
 
@@ -387,4 +389,48 @@ fn download_checksums_keep_the_gz_file_as_served() {
         "{err}"
     );
     assert!(dir_entries(other.path()).is_empty());
+}
+
+#[test]
+fn default_options_put_the_users_mirrors_first_and_the_public_ones_last() {
+    let options = FetchOptions::new(
+        Dataset::Mnist,
+        &["../mirror".to_owned(), "https://example.org/m".to_owned()],
+    );
+    assert_eq!(options.out, Path::new("data/mnist"));
+    assert_eq!(
+        options.mirrors[..2],
+        [
+            Mirror::Local("../mirror".into()),
+            Mirror::Http("https://example.org/m/".into())
+        ]
+    );
+    let public: Vec<Mirror> = Dataset::Mnist
+        .public_mirrors()
+        .iter()
+        .map(|m| Mirror::parse(m))
+        .collect();
+    assert_eq!(options.mirrors[options.mirrors.len() - 2..], public[..]);
+    assert_eq!(options.files.len(), 4);
+    assert!(
+        options
+            .files
+            .iter()
+            .all(|f| matches!(f.checksum, Checksum::Contents(_)))
+    );
+
+    let fashion = FetchOptions::new("fashion".parse().unwrap(), &[]);
+    assert_eq!(fashion.out, Path::new("data/fashion"));
+    assert!(
+        fashion
+            .files
+            .iter()
+            .all(|f| f.stored_name().ends_with(".gz"))
+    );
+    assert!(
+        "digits"
+            .parse::<Dataset>()
+            .unwrap_err()
+            .contains("`mnist` or `fashion`")
+    );
 }
