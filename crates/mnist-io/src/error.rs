@@ -10,8 +10,8 @@ use std::path::PathBuf;
 pub enum Error {
     /// A file of the dataset is absent from the folder, under every accepted name.
     #[error(
-        "{path}: file not found (also looked for `.gz` and dotted `.idx` names); \
-         run `cargo xtask fetch-mnist` to download the dataset"
+        "{path}: not found; run `cargo xtask fetch-mnist` to download the dataset \
+         (a dataset folder may also hold `.gz` files or dotted names like `train-images.idx3-ubyte`)"
     )]
     Missing {
         /// The canonical path that was looked for.
