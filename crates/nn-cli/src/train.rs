@@ -258,7 +258,7 @@ impl Observer for Progress {
 
     fn on_iteration(&mut self, iteration: usize, loss: f32) {
         if let Some(bar) = &self.bar
-            && iteration % REFRESH_EVERY == 0
+            && iteration.is_multiple_of(REFRESH_EVERY)
         {
             bar.set_position(iteration as u64);
             bar.set_message(format!("loss {loss:.4}"));
