@@ -25,7 +25,10 @@ fn cross_entropy_matches_the_book() {
     let y = column(&Y);
     // §4.2.2: -log(0.6 + 1e-7) and -log(0.1 + 1e-7).
     assert!((cross_entropy_error(&y, Targets::Labels(&[2])) - 0.510825457099338).abs() < 1e-15);
-    assert!((cross_entropy_error(&y, Targets::OneHot(&one_hot(2, 10))) - 0.510825457099338).abs() < 1e-15);
+    assert!(
+        (cross_entropy_error(&y, Targets::OneHot(&one_hot(2, 10))) - 0.510825457099338).abs()
+            < 1e-15
+    );
     let e = cross_entropy_error(&column(&Y_WRONG), Targets::Labels(&[2]));
     assert!((e - 2.302584092994546).abs() < 1e-14);
     // The batch form without delta: -log 0.6.
@@ -53,7 +56,11 @@ fn mean_squared_error_matches_the_book() {
 #[test]
 fn activations_match_their_definitions() {
     // §3.2: sigmoid(-1, 1, 2) = 0.26894142, 0.73105858, 0.88079708.
-    for (x, want) in [(-1.0_f64, 0.2689414213699951), (1.0, 0.7310585786300049), (2.0, 0.8807970779778823)] {
+    for (x, want) in [
+        (-1.0_f64, 0.2689414213699951),
+        (1.0, 0.7310585786300049),
+        (2.0, 0.8807970779778823),
+    ] {
         assert!((sigmoid(x) - want).abs() < 1e-15, "sigmoid({x})");
     }
     assert_eq!(sigmoid_grad(0.0_f64), 0.25);
@@ -68,12 +75,19 @@ fn activations_match_their_definitions() {
 fn softmax_matches_the_book_and_does_not_overflow() {
     // §3.5.1: softmax([0.3, 2.9, 4.0]) = [0.01821127, 0.24519181, 0.73659691].
     let y = softmax(&column(&[0.3, 2.9, 4.0]));
-    for (got, want) in y.iter().zip([0.01821127329554753, 0.24519181293507392, 0.7365969137693786]) {
+    for (got, want) in y
+        .iter()
+        .zip([0.01821127329554753, 0.24519181293507392, 0.7365969137693786])
+    {
         assert!((got - want).abs() < 1e-15);
     }
     // §3.5.2: [1010, 1000, 990] overflows without subtracting the maximum.
-    let y = softmax(&Matrix::from_column_slice(3, 1, &[1010.0_f32, 1000.0, 990.0]));
-    let want = [9.99954600e-01, 4.53978686e-05, 2.06106005e-09];
+    let y = softmax(&Matrix::from_column_slice(
+        3,
+        1,
+        &[1010.0_f32, 1000.0, 990.0],
+    ));
+    let want = [9.999_546e-1_f32, 4.539_787e-5, 2.061_06e-9];
     for (got, want) in y.iter().zip(want) {
         assert!(((got - want) / want).abs() < 1e-5, "{got} vs {want}");
     }

@@ -19,10 +19,17 @@ fn function_2(x: &mut Matrix<f64>) -> f64 {
 #[test]
 fn numerical_gradient_of_the_books_function() {
     // f(x0, x1) = x0² + x1²: (6, 8) at (3, 4), (0, 4) at (0, 2), (6, 0) at (3, 0).
-    for (x, want) in [([3.0, 4.0], [6.0, 8.0]), ([0.0, 2.0], [0.0, 4.0]), ([3.0, 0.0], [6.0, 0.0])] {
+    for (x, want) in [
+        ([3.0, 4.0], [6.0, 8.0]),
+        ([0.0, 2.0], [0.0, 4.0]),
+        ([3.0, 0.0], [6.0, 0.0]),
+    ] {
         let mut point = Matrix::from_column_slice(2, 1, &x);
         let g = numerical_gradient(function_2, &mut point, |p| p);
-        assert!((g[0] - want[0]).abs() < 1e-6 && (g[1] - want[1]).abs() < 1e-6, "{x:?}: {g}");
+        assert!(
+            (g[0] - want[0]).abs() < 1e-6 && (g[1] - want[1]).abs() < 1e-6,
+            "{x:?}: {g}"
+        );
         assert_eq!(point.as_slice(), &x, "the point is restored");
     }
 }
@@ -38,7 +45,10 @@ fn the_loss_sees_the_perturbed_parameter_and_the_state_is_restored() {
     // loss = Σ (Wᵀx)ᵢ² / 2, so ∂loss/∂W = x·(Wᵀx)ᵀ.
     let w = Matrix::from_row_slice(2, 3, &[0.47, 0.99, 0.84, 0.85, 0.03, 0.69]);
     let x = Matrix::from_column_slice(2, 1, &[0.6, 0.9]);
-    let mut holder = Holder { w: w.clone(), x: x.clone() };
+    let mut holder = Holder {
+        w: w.clone(),
+        x: x.clone(),
+    };
     let loss = |h: &mut Holder| (h.w.transpose() * &h.x).norm_squared() / 2.0;
     let g = numerical_gradient(loss, &mut holder, |h| &mut h.w);
     let want = &x * (w.transpose() * &x).transpose();

@@ -26,7 +26,8 @@ fn buying_apples() {
 fn buying_apples_and_oranges() {
     // §5.4.2: 2 apples at 100, 3 oranges at 150, 10% tax.
     let (apple, apple_num, orange, orange_num, tax) = (100.0_f64, 2.0, 150.0, 3.0, 1.1);
-    let (mut mul_apple, mut mul_orange, add, mut mul_tax) = (MulLayer::new(), MulLayer::new(), AddLayer, MulLayer::new());
+    let (mut mul_apple, mut mul_orange, add, mut mul_tax) =
+        (MulLayer::new(), MulLayer::new(), AddLayer, MulLayer::new());
     let apple_price = mul_apple.forward(apple, apple_num);
     let orange_price = mul_orange.forward(orange, orange_num);
     let all_price = add.forward(apple_price, orange_price);
@@ -47,15 +48,23 @@ fn affine_computes_the_transposed_book_formulas() {
     let w = Matrix::from_row_slice(2, 3, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let mut affine = Affine::new(w, Matrix::from_element(3, 1, 1.0_f64));
     let x = Matrix::from_column_slice(2, 2, &[1.0, 2.0, 0.0, -1.0]); // two samples
-    assert_eq!(affine.forward(&x).as_slice(), &[10.0, 13.0, 16.0, -3.0, -4.0, -5.0]);
+    assert_eq!(
+        affine.forward(&x).as_slice(),
+        &[10.0, 13.0, 16.0, -3.0, -4.0, -5.0]
+    );
     let dout = Matrix::from_column_slice(3, 2, &[1.0, 0.0, 2.0, 0.0, 1.0, 0.0]);
     // dx = W·dout: sample 0 gets W·(1,0,2) = (7, 16), sample 1 gets W·(0,1,0) = (2, 5).
     assert_eq!(affine.backward(&dout).as_slice(), &[7.0, 16.0, 2.0, 5.0]);
     // dW = x·doutᵀ, db = row sums of dout.
-    assert_eq!(affine.dw, Matrix::from_row_slice(2, 3, &[1.0, 0.0, 2.0, 2.0, -1.0, 4.0]));
+    assert_eq!(
+        affine.dw,
+        Matrix::from_row_slice(2, 3, &[1.0, 0.0, 2.0, 2.0, -1.0, 4.0])
+    );
     assert_eq!(affine.db.as_slice(), &[1.0, 1.0, 2.0]);
     let mut names = Vec::new();
-    affine.visit_params(&mut |p: Param<'_, f64>| names.push((p.name, p.value.shape(), p.grad.shape())));
+    affine.visit_params(&mut |p: Param<'_, f64>| {
+        names.push((p.name, p.value.shape(), p.grad.shape()))
+    });
     assert_eq!(names, [("W", (2, 3), (2, 3)), ("b", (3, 1), (3, 1))]);
 }
 
@@ -63,9 +72,20 @@ fn affine_computes_the_transposed_book_formulas() {
 fn layers_resize_their_buffers_when_the_batch_changes() {
     let w = Matrix::from_row_slice(2, 1, &[1.0, -1.0]);
     let mut affine = Affine::new(w, Matrix::from_element(1, 1, 0.5_f64));
-    assert_eq!(affine.forward(&Matrix::from_element(2, 3, 1.0)).shape(), (1, 3));
-    assert_eq!(affine.forward(&Matrix::from_column_slice(2, 1, &[2.0, 1.0])).as_slice(), &[1.5]);
-    assert_eq!(affine.backward(&Matrix::from_element(1, 1, 1.0)).as_slice(), &[1.0, -1.0]);
+    assert_eq!(
+        affine.forward(&Matrix::from_element(2, 3, 1.0)).shape(),
+        (1, 3)
+    );
+    assert_eq!(
+        affine
+            .forward(&Matrix::from_column_slice(2, 1, &[2.0, 1.0]))
+            .as_slice(),
+        &[1.5]
+    );
+    assert_eq!(
+        affine.backward(&Matrix::from_element(1, 1, 1.0)).as_slice(),
+        &[1.0, -1.0]
+    );
 }
 
 #[test]
