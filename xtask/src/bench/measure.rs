@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::time::TimeVal;
 
 use super::{field, parse_field};
 
@@ -26,6 +27,8 @@ pub struct Measurement {
     pub wall_s: f64,
     /// Peak resident set size of the child, in KiB (Linux's unit for `ru_maxrss`).
     pub max_rss_kib: u64,
+    /// CPU seconds the child used, user and system, all threads.
+    pub cpu_s: f64,
 }
 
 impl Measurement {
@@ -40,8 +43,8 @@ impl Measurement {
             .exit_code
             .map_or_else(|| "signal".to_owned(), |c| c.to_string());
         format!(
-            "{PREFIX} exit={exit} wall_s={:.6} max_rss_kib={}",
-            self.wall_s, self.max_rss_kib
+            "{PREFIX} exit={exit} wall_s={:.6} max_rss_kib={} cpu_s={:.6}",
+            self.wall_s, self.max_rss_kib, self.cpu_s
         )
     }
 
@@ -67,6 +70,7 @@ impl Measurement {
             exit_code,
             wall_s: parse_field(line, "wall_s")?,
             max_rss_kib: parse_field(line, "max_rss_kib")?,
+            cpu_s: parse_field(line, "cpu_s")?,
         })
     }
 }
@@ -87,7 +91,12 @@ pub fn measure_child(command: &mut Command) -> Result<Measurement> {
         exit_code: status.code(),
         wall_s,
         max_rss_kib: u64::try_from(usage.max_rss()).unwrap_or(0),
+        cpu_s: seconds(usage.user_time()) + seconds(usage.system_time()),
     })
+}
+
+fn seconds(t: TimeVal) -> f64 {
+    t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6
 }
 
 /// The hidden `measure` helper: run `program args...`, then print the measurement line.
@@ -110,6 +119,7 @@ mod tests {
             exit_code: Some(3),
             wall_s: 1.25,
             max_rss_kib: 4096,
+            cpu_s: 2.5,
         };
         let out = format!("child output\n{}\n", m.to_line());
         assert_eq!(Measurement::parse_output(&out).unwrap(), m);
@@ -150,6 +160,8 @@ mod tests {
             m.max_rss_mib()
         );
         assert!(m.wall_s > 0.0);
+        // dd is single-threaded: it can use no more CPU than wall time (clock granularity aside).
+        assert!(m.cpu_s > 0.0 && m.cpu_s <= m.wall_s + 0.01, "{m:?}");
     }
 
     #[test]
