@@ -38,8 +38,8 @@
 //! let x = Matrix::from_element(784, 100, 0.5_f32); // a batch of 100 grey images
 //! let labels = [3_u8; 100];
 //! let before = net.gradient(&x, Targets::Labels(&labels));
-//! // One step of SGD, as an optimizer in nn-train does it.
-//! net.visit_params(&mut |p| *p.value -= p.grad * 0.1);
+//! // One step of SGD, W ← W − 0.1·∂L/∂W, as an optimizer in nn-train does it.
+//! net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.1 * g));
 //! assert!(net.loss(&x, Targets::Labels(&labels)) < before);
 //! # Ok::<(), nn_core::ConfigError>(())
 //! ```

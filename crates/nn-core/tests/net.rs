@@ -184,6 +184,15 @@ fn accuracy_and_count_correct_of_a_hand_built_network() {
     let first = x.columns(0, 2).into_owned();
     assert_eq!(net.count_correct(&first, &labels[..2], &mut scratch), 2);
     assert_eq!(net.accuracy(&Matrix::zeros(2, 0), &[]), 0.0);
+    // Two threads share the network, each with its own scratch and chunk.
+    let shared = &net;
+    let (left, right) = (x.columns(0, 3).into_owned(), x.columns(3, 2).into_owned());
+    let counts = std::thread::scope(|s| {
+        let a = s.spawn(|| shared.count_correct(&left, &labels[..3], &mut PredictScratch::new()));
+        let b = s.spawn(|| shared.count_correct(&right, &labels[3..], &mut PredictScratch::new()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(counts, (2, 1));
 }
 
 #[test]
