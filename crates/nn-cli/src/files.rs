@@ -18,7 +18,8 @@ pub fn write_atomic(
         _ => Path::new("."),
     };
     fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let temp = tempfile::NamedTempFile::new_in(dir)
+    let temp = temp_builder()
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let mut out = BufWriter::new(temp);
     write(&mut out)
@@ -36,6 +37,17 @@ pub fn write_atomic(
     Ok(())
 }
 
+/// Temporary files readable by all like any other new file (tempfile's default is owner-only).
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o644));
+    }
+    builder
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +58,17 @@ mod tests {
         let path = dir.path().join("sub/out.txt");
         write_atomic(&path, |w| w.write_all(b"hello")).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "hello");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_readable_by_all_like_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomic(&path, |w| w.write_all(b"x")).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

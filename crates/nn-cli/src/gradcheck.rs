@@ -64,7 +64,10 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     for (name, diff) in diffs {
         println!("{name}: {diff:e}");
     }
-    if let Some((name, diff)) = diffs.into_iter().find(|&(_, d)| d.is_nan() || d > TOLERANCE) {
+    if let Some((name, diff)) = diffs
+        .into_iter()
+        .find(|&(_, d)| d.is_nan() || d > TOLERANCE)
+    {
         bail!(
             "gradient check failed: {name} differs by {diff:e} on average, more than {TOLERANCE:e}"
         );

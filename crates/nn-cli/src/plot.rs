@@ -23,22 +23,22 @@ fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
         let (left, right) = root.split_horizontally(600);
 
         let evals = &history.evaluations;
-        let max_epoch = evals.last().map_or(1, |e| e.epoch.max(1)) as f64;
+        let max_epoch = evals.last().map_or(1, |e| e.epoch.max(1)) as u64;
         let mut acc = ChartBuilder::on(&left)
             .caption("Accuracy", ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..max_epoch, 0.0..1.0)?;
+            .build_cartesian_2d(0..max_epoch, 0.0..1.0)?;
         acc.configure_mesh()
             .x_desc("epochs")
             .y_desc("accuracy")
             .draw()?;
-        let train = evals.iter().map(|e| (e.epoch as f64, e.train_acc));
+        let train = evals.iter().map(|e| (e.epoch as u64, e.train_acc));
         acc.draw_series(LineSeries::new(train, BLUE.stroke_width(2)))?
             .label("train acc")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        let test = evals.iter().map(|e| (e.epoch as f64, e.test_acc));
+        let test = evals.iter().map(|e| (e.epoch as u64, e.test_acc));
         acc.draw_series(LineSeries::new(test, ORANGE.stroke_width(2)))?
             .label("test acc")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], ORANGE.stroke_width(2)));
@@ -54,9 +54,10 @@ fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
         let mut loss = ChartBuilder::on(&right)
             .caption("Training loss", ("sans-serif", 22))
             .margin(15)
+            .margin_right(35)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..losses.len().max(1) as f64, 0.0..max_loss * 1.05)?;
+            .build_cartesian_2d(0..losses.len().max(1) as u64, 0.0..max_loss * 1.05)?;
         loss.configure_mesh()
             .x_desc("iteration")
             .y_desc("loss")
@@ -64,7 +65,7 @@ fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
         let points = losses
             .iter()
             .enumerate()
-            .map(|(i, &l)| (i as f64, l as f64));
+            .map(|(i, &l)| (i as u64, f64::from(l)));
         loss.draw_series(LineSeries::new(points, BLUE))?;
         root.present()?;
     }

@@ -287,6 +287,36 @@ fn flag_values_that_make_no_sense_are_refused_with_the_flag_named() {
 }
 
 #[test]
+fn numerical_gradients_train_too() {
+    let (dir, data) = synthetic();
+    let out = train(
+        dir.path(),
+        &data,
+        &["--gradient", "numerical", "--iters", "60"],
+    )
+    .assert()
+    .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(number_after(&stdout, "test acc") >= 0.5, "{stdout}");
+}
+
+#[test]
+fn an_image_that_is_not_a_png_is_named() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let fake = dir.path().join("digit.png");
+    fs::write(&fake, "not an image").unwrap();
+    nn_cli()
+        .args(["predict", "--image"])
+        .arg(&fake)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("digit.png").and(predicate::str::contains("PNG")));
+}
+
+#[test]
 fn a_diverging_run_names_the_iteration_and_overwrites_nothing() {
     let (dir, data) = synthetic();
     for file in ["params.ron", "history.csv", "plot.svg"] {
