@@ -19,6 +19,8 @@ mod plot;
 mod predict;
 mod train;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Train, evaluate and query the book's two-layer MNIST network.
@@ -42,11 +44,23 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes, without the backtrace anyhow adds when
+            // RUST_BACKTRACE is set: these are user errors, not bugs.
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
     }
 }

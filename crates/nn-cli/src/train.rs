@@ -230,6 +230,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
 struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
+    start: Instant,
 }
 
 /// Iterations between two refreshes of the bar's loss.
@@ -239,18 +240,23 @@ impl Progress {
     fn new(terminal: bool) -> Self {
         let bar = terminal.then(|| {
             let style = ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} iterations  {msg}  {per_sec}  eta {eta}",
+                "{bar:30} {pos}/{len} iterations  {msg}  eta {eta}",
             )
             .expect("the progress template is valid");
             ProgressBar::new(0).with_style(style)
         });
-        Self { bar, epochs: 0 }
+        Self {
+            bar,
+            epochs: 0,
+            start: Instant::now(),
+        }
     }
 }
 
 impl Observer for Progress {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
+        self.start = Instant::now();
         if let Some(bar) = &self.bar {
             bar.set_length(info.iters as u64);
         }
@@ -261,7 +267,8 @@ impl Observer for Progress {
             && iteration.is_multiple_of(REFRESH_EVERY)
         {
             bar.set_position(iteration as u64);
-            bar.set_message(format!("loss {loss:.4}"));
+            let rate = iteration as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {loss:.4}  {rate:.0} it/s"));
         }
     }
 

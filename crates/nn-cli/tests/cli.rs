@@ -422,6 +422,30 @@ fn real_mnist() -> Option<PathBuf> {
 }
 
 #[test]
+fn train_fetches_missing_data_from_the_mnist_mirror() {
+    let Some(mirror) = real_mnist() else {
+        println!("skipped: no MNIST in data/mnist or ../shared/data/mnist to serve as a mirror");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    nn_cli()
+        .env("MNIST_MIRROR", &mirror)
+        .args(["train", "--iters", "1", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("fetching"));
+    assert!(mnist_io::FILES.iter().all(|f| mnist_io::find_file(&data, f).is_some()));
+}
+
+#[test]
 fn real_mnist_short_run_then_the_books_first_predictions() {
     let Some(data) = real_mnist() else {
         println!(
