@@ -239,10 +239,9 @@ const REFRESH_EVERY: usize = 100;
 impl Progress {
     fn new(terminal: bool) -> Self {
         let bar = terminal.then(|| {
-            let style = ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} iterations  {msg}  eta {eta}",
-            )
-            .expect("the progress template is valid");
+            let style =
+                ProgressStyle::with_template("{bar:30} {pos}/{len} iterations  {msg}  eta {eta}")
+                    .expect("the progress template is valid");
             ProgressBar::new(0).with_style(style)
         });
         Self {

@@ -442,7 +442,11 @@ fn train_fetches_missing_data_from_the_mnist_mirror() {
         .assert()
         .success()
         .stderr(predicate::str::contains("fetching"));
-    assert!(mnist_io::FILES.iter().all(|f| mnist_io::find_file(&data, f).is_some()));
+    assert!(
+        mnist_io::FILES
+            .iter()
+            .all(|f| mnist_io::find_file(&data, f).is_some())
+    );
 }
 
 #[test]
