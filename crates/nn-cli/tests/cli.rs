@@ -317,6 +317,26 @@ fn an_image_that_is_not_a_png_is_named() {
 }
 
 #[test]
+fn predict_and_gradcheck_refuse_counts_of_zero() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    nn_cli()
+        .args(["predict", "-n", "0", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(dir.path().join("params.ron"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--count 0 is invalid"));
+    nn_cli()
+        .args(["gradcheck", "--samples", "0", "--data"])
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--samples 0 is invalid"));
+}
+
+#[test]
 fn a_diverging_run_names_the_iteration_and_overwrites_nothing() {
     let (dir, data) = synthetic();
     for file in ["params.ron", "history.csv", "plot.svg"] {
