@@ -83,6 +83,18 @@ pub enum Error {
         /// How many bytes follow (at least this many).
         extra: u64,
     },
+    /// The header of an images file gives a height or width of zero.
+    #[error(
+        "{path}: images of {rows}x{cols} pixels: the header's height and width must be above 0"
+    )]
+    EmptyImageSize {
+        /// The images file.
+        path: PathBuf,
+        /// Height read from the header.
+        rows: u32,
+        /// Width read from the header.
+        cols: u32,
+    },
     /// A label is not a class index `0..=9`.
     #[error("{path}: label {label} at index {index} is above 9")]
     LabelOutOfRange {

@@ -254,6 +254,13 @@ fn decode_labels(reader: impl Read, path: &Path, file_len: Option<u64>) -> Resul
 
 fn decode_images(reader: impl Read, path: &Path, file_len: Option<u64>) -> Result<Images, Error> {
     let (dims, pixels) = decode(reader, path, file_len, IMAGES_MAGIC, 3)?;
+    if dims[1] == 0 || dims[2] == 0 {
+        return Err(Error::EmptyImageSize {
+            path: path.to_path_buf(),
+            rows: dims[1],
+            cols: dims[2],
+        });
+    }
     // The header's sizes are u32 and the data matched them, so these conversions are exact.
     let [count, rows, cols] = [dims[0], dims[1], dims[2]].map(|d| d as usize);
     Ok(Images {

@@ -211,35 +211,30 @@ fn truncated_header() {
     );
 }
 
+/// `bytes` written twice into `dir`: as they are, and gzip-compressed.
+fn raw_and_gzip(dir: &Path, bytes: &[u8]) -> [PathBuf; 2] {
+    [write(dir, "raw", bytes), write(dir, "gz", &gzip(bytes))]
+}
+
 #[test]
 fn truncated_body_raw_and_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = labels_bytes(&[1, 2, 3, 4, 5]);
     bytes.truncate(8 + 3);
-    let err = idx::read_labels(&write(dir.path(), "raw", &bytes)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TruncatedBody {
-                expected: 5,
-                found: 3,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let err = idx::read_labels(&write(dir.path(), "gz", &gzip(&bytes))).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TruncatedBody {
-                expected: 5,
-                found: 3,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    for path in raw_and_gzip(dir.path(), &bytes) {
+        let err = idx::read_labels(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TruncatedBody {
+                    expected: 5,
+                    found: 3,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -247,17 +242,15 @@ fn a_header_announcing_gigabytes_is_rejected_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = images_bytes(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3]);
     let expected = u128::from(u32::MAX).pow(3);
-    let err = idx::read_images(&write(dir.path(), "raw", &bytes)).unwrap_err();
-    assert!(
-        matches!(err, Error::TruncatedBody { expected: e, found: 3, .. } if e == expected),
-        "{err:?}"
-    );
-    // Through gzip the size cannot be checked first; reading stops at the end of the data.
-    let err = idx::read_images(&write(dir.path(), "gz", &gzip(&bytes))).unwrap_err();
-    assert!(
-        matches!(err, Error::TruncatedBody { expected: e, found: 3, .. } if e == expected),
-        "{err:?}"
-    );
+    // Raw, the size is checked against the file's first; through gzip it cannot be, and
+    // reading stops at the end of the data.
+    for path in raw_and_gzip(dir.path(), &bytes) {
+        let err = idx::read_images(&path).unwrap_err();
+        assert!(
+            matches!(err, Error::TruncatedBody { expected: e, found: 3, .. } if e == expected),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -265,30 +258,37 @@ fn trailing_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = images_bytes(1, 2, 2, &[1, 2, 3, 4]);
     bytes.extend_from_slice(&[9, 9]);
-    let err = idx::read_images(&write(dir.path(), "raw", &bytes)).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TrailingBytes {
-                expected: 4,
-                extra: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    let err = idx::read_images(&write(dir.path(), "gz", &gzip(&bytes))).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TrailingBytes {
-                expected: 4,
-                extra: 2,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    for path in raw_and_gzip(dir.path(), &bytes) {
+        let err = idx::read_images(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::TrailingBytes {
+                    expected: 4,
+                    extra: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn images_of_zero_height_or_width() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rows, cols) in [(0, 28), (28, 0)] {
+        let path = write(dir.path(), "images", &images_bytes(5, rows, cols, &[]));
+        let err = idx::read_images(&path).unwrap_err();
+        assert!(
+            matches!(err, Error::EmptyImageSize { rows: r, cols: c, .. } if (r, c) == (rows, cols)),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -1,30 +1,35 @@
-//! The real MNIST files, when present: loaded from the shared gzip folder (or `MNIST_DIR`), and
-//! fetched from it as a folder mirror against the published SHA-256 of the decompressed files.
+//! The real MNIST files, when present: loaded, and fetched from their folder as a folder
+//! mirror against the published SHA-256 of the decompressed files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mnist_io::fetch::{self, Dataset, FetchOptions, Mirror};
 use mnist_io::{FILES, Mnist};
 
-/// `MNIST_DIR` if set, else the team's shared copy next to the repository.
+/// `MNIST_DIR` if set, else the workspace's `data/mnist` (where `cargo xtask fetch-mnist` puts
+/// it), else the team's shared gzip copy next to the workspace.
 fn real_mnist_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-        });
-    if FILES
-        .iter()
-        .all(|name| mnist_io::find_file(&dir, name).is_some())
-    {
-        Some(dir)
-    } else {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = match std::env::var_os("MNIST_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![root.join("data/mnist"), root.join("../shared/data/mnist")],
+    };
+    let found = candidates.iter().find(|dir| {
+        FILES
+            .iter()
+            .all(|name| mnist_io::find_file(dir, name).is_some())
+    });
+    if found.is_none() {
         eprintln!(
-            "skipped: real MNIST not found at {} (set MNIST_DIR to point at it)",
-            dir.display()
+            "skipped: real MNIST not found in {} (run `cargo xtask fetch-mnist`, or set MNIST_DIR)",
+            candidates
+                .iter()
+                .map(|dir| dir.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" or ")
         );
-        None
     }
+    found.cloned()
 }
 
 #[test]
