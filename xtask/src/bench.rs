@@ -547,15 +547,15 @@ fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> 
     println!();
     println!("GEMM (nn_core::Float::gemm, f32, release build):");
     println!(
-        "  2048³, 1 thread                {:>7.1} GFLOP/s",
-        rates.one_thread
+        "  2048³, one at a time           {:>7.1} GFLOP/s",
+        rates.one_at_a_time
     );
     println!(
-        "  2048³, {} threads (one each)    {:>7.1} GFLOP/s",
+        "  2048³, one per core on {} cores {:>7.1} GFLOP/s",
         rates.threads, rates.all_cores
     );
     println!(
-        "  training shapes, 1 thread      {:>7.1} GFLOP/s",
+        "  training shapes, one at a time {:>7.1} GFLOP/s",
         rates.training_shapes
     );
     println!(

@@ -1,9 +1,10 @@
 //! The GEMM peak of this machine, measured with the network's own GEMM (`nn_core::Float::gemm`
 //! in `f32`), in the same release build as `nn-cli`.
 //!
-//! Three figures: a large square product on one thread, the same on every core at once (one
-//! product per core, so it shows the machine's peak whether or not the kernel is threaded), and
-//! the five products of one training iteration at the book's shapes on one thread.
+//! Three figures: large square products one at a time (on as many cores as the kernel uses by
+//! itself), the same with one product per core at once (the machine's peak even when the kernel
+//! is single-threaded), and the five products of one training iteration at the book's shapes,
+//! one at a time, as the training loop calls them.
 
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -30,18 +31,18 @@ const BLOCKS: usize = 5;
 pub struct GemmRates {
     /// Threads of the all-cores figure.
     pub threads: usize,
-    /// `SIZE`³ products on one thread.
-    pub one_thread: f64,
-    /// `SIZE`³ products, one per thread, on `threads` threads at once.
+    /// `SIZE`³ products, one at a time, from one calling thread.
+    pub one_at_a_time: f64,
+    /// `SIZE`³ products, one per core, on `threads` threads at once.
     pub all_cores: f64,
-    /// The GEMMs of a training iteration at the book's shapes, on one thread.
+    /// The GEMMs of a training iteration at the book's shapes, one at a time.
     pub training_shapes: f64,
 }
 
 impl GemmRates {
     /// The machine's measured peak: the better of the one-thread and all-cores figures.
     pub fn peak(&self) -> f64 {
-        self.one_thread.max(self.all_cores)
+        self.one_at_a_time.max(self.all_cores)
     }
 
     /// Measures the three rates (about two seconds on two cores).
@@ -49,7 +50,7 @@ impl GemmRates {
         let threads = thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             threads,
-            one_thread: large_products(1),
+            one_at_a_time: large_products(1),
             all_cores: large_products(threads),
             training_shapes: training_iterations(),
         }
@@ -57,8 +58,8 @@ impl GemmRates {
 
     fn to_line(self) -> String {
         format!(
-            "{PREFIX} size={SIZE} threads={} one_thread={:.3} all_cores={:.3} training_shapes={:.3}",
-            self.threads, self.one_thread, self.all_cores, self.training_shapes
+            "{PREFIX} size={SIZE} threads={} one_at_a_time={:.3} all_cores={:.3} training_shapes={:.3}",
+            self.threads, self.one_at_a_time, self.all_cores, self.training_shapes
         )
     }
 
@@ -70,7 +71,7 @@ impl GemmRates {
             .ok_or_else(|| anyhow::anyhow!("the GEMM helper printed no `{PREFIX}` line"))?;
         Ok(Self {
             threads: parse_field(line, "threads")?,
-            one_thread: parse_field(line, "one_thread")?,
+            one_at_a_time: parse_field(line, "one_at_a_time")?,
             all_cores: parse_field(line, "all_cores")?,
             training_shapes: parse_field(line, "training_shapes")?,
         })
@@ -89,7 +90,7 @@ fn filled(rows: usize, cols: usize) -> Matrix<f32> {
     })
 }
 
-/// GFLOP/s of `SIZE`³ products, one running on each of `threads` threads at once.
+/// GFLOP/s of `SIZE`³ products, one on each of `threads` calling threads at once.
 fn large_products(threads: usize) -> f64 {
     let start_line = Barrier::new(threads);
     let longest = thread::scope(|s| {
@@ -118,7 +119,7 @@ fn large_products(threads: usize) -> f64 {
     flop / longest / 1e9
 }
 
-/// GFLOP/s of the five GEMMs of one training iteration (forward `W1ᵀ·x`, `W2ᵀ·z`; backward
+/// GFLOP/s of the five GEMMs of one training iteration, called one after the other (forward `W1ᵀ·x`, `W2ᵀ·z`; backward
 /// `dW2 = z·dyᵀ`, `dz = W2·dy`, `dW1 = x·dzᵀ`), with the layouts and transposes the layers use.
 fn training_iterations() -> f64 {
     let work = Work::BOOK;
@@ -155,7 +156,7 @@ mod tests {
     fn the_line_round_trips() {
         let rates = GemmRates {
             threads: 2,
-            one_thread: 89.5,
+            one_at_a_time: 89.5,
             all_cores: 170.25,
             training_shapes: 60.125,
         };
