@@ -484,6 +484,8 @@ fn print_run(round: u32, rounds: u32, name: &str, run: &Run) {
 /// Medians of a set of runs.
 struct Medians {
     wall_s: f64,
+    /// The fastest and the slowest run.
+    wall_range: (f64, f64),
     rss_mib: f64,
     test_acc: f64,
 }
@@ -493,6 +495,9 @@ impl Medians {
         let pick = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
         Self {
             wall_s: pick(|r| r.measurement.wall_s),
+            wall_range: runs.iter().fold((f64::INFINITY, 0.0), |(lo, hi), r| {
+                (lo.min(r.measurement.wall_s), hi.max(r.measurement.wall_s))
+            }),
             rss_mib: pick(|r| r.measurement.max_rss_mib()),
             test_acc: pick(|r| r.test_acc),
         }
@@ -500,8 +505,8 @@ impl Medians {
 
     fn print_row(&self, name: &str, runs: usize) {
         println!(
-            "  {name:<20} {:>9.2} s {:>9.1} MiB {:>11.4} {runs:>6}",
-            self.wall_s, self.rss_mib, self.test_acc
+            "  {name:<24} {:>8.2} s {:>9.1} MiB {:>9.4} {runs:>5}   {:.2} – {:.2} s",
+            self.wall_s, self.rss_mib, self.test_acc, self.wall_range.0, self.wall_range.1
         );
     }
 }
@@ -510,7 +515,7 @@ fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> 
     let us = Medians::of(ours);
     println!();
     println!(
-        "  {:<20} {:>11} {:>13} {:>11} {:>6}",
+        "  {:<24} {:>10} {:>13} {:>9} {:>5}   wall range",
         "median of", "wall", "peak RSS", "test acc", "runs"
     );
     us.print_row(&format!("nn-cli train ({activation})"), ours.len());
@@ -518,7 +523,7 @@ fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> 
         let them = Medians::of(theirs);
         them.print_row("NumPy reference", theirs.len());
         println!(
-            "  {:<20} {:>9.1}× {:>11.1}×   (NumPy / nn-cli train)",
+            "  {:<24} {:>8.1}× {:>11.1}×   (NumPy / nn-cli train)",
             "ratio",
             them.wall_s / us.wall_s,
             them.rss_mib / us.rss_mib
