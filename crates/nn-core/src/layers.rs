@@ -8,6 +8,7 @@
 //!
 //! [`MulLayer`] and [`AddLayer`] are the scalar nodes of the apple-shopping example (§5.4).
 
+use crate::float::Threads;
 use crate::functions::sigmoid;
 use crate::{Float, Matrix, Op, Targets};
 
@@ -112,13 +113,22 @@ impl<T: Float> Affine<T> {
     }
 
     /// `out ← Wᵀ·x + b` into a caller's buffer: the bias is broadcast into `out` first, then one
-    /// GEMM adds `Wᵀ·x` to it (β = 1). Takes `&self`, so several threads can share a layer.
+    /// GEMM adds `Wᵀ·x` to it (β = 1). Takes `&self` and runs on the calling thread only
+    /// ([`Float::gemm_serial`]), so several threads can share a layer, each scoring its own chunk.
+    /// The result is bit-identical to [`Layer::forward`]'s.
     pub fn forward_into(&self, x: &Matrix<T>, out: &mut Matrix<T>) {
+        self.forward_with(x, out, Threads::Caller);
+    }
+
+    fn forward_with(&self, x: &Matrix<T>, out: &mut Matrix<T>, threads: Threads) {
         ensure_shape(out, self.w.ncols(), x.ncols());
         for mut col in out.column_iter_mut() {
             col.copy_from(&self.b);
         }
-        T::gemm(T::one(), &self.w, Op::T, x, Op::N, T::one(), out);
+        match threads {
+            Threads::Split => T::gemm(T::one(), &self.w, Op::T, x, Op::N, T::one(), out),
+            Threads::Caller => T::gemm_serial(T::one(), &self.w, Op::T, x, Op::N, T::one(), out),
+        }
     }
 
     /// Forward pass that does not keep a copy of `x`: pair it with [`Affine::backward_params`],
@@ -126,7 +136,7 @@ impl<T: Float> Affine<T> {
     /// whose input (the image batch) the caller holds anyway.
     pub fn forward_uncached(&mut self, x: &Matrix<T>) -> &Matrix<T> {
         let mut out = std::mem::take(&mut self.out);
-        self.forward_into(x, &mut out);
+        self.forward_with(x, &mut out, Threads::Split);
         self.out = out;
         &self.out
     }

@@ -53,7 +53,7 @@ mod model;
 mod net;
 mod targets;
 
-pub use float::{Float, Op};
+pub use float::{Float, Op, PARALLEL_MIN_MULADDS};
 pub use layers::Param;
 pub use model::{FORMAT_VERSION, ModelError, ModelFile};
 pub use net::{
