@@ -1,5 +1,6 @@
 //! Atomic file writes: a temporary file in the destination's folder, then a rename, so that a
-//! reader (or a crash) never sees a half-written model, history or plot.
+//! reader (or a crash) never sees a half-written history or plot (the model goes through
+//! nn-core's own atomic [`nn_core::ModelFile::save`]).
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -13,11 +14,7 @@ pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let dir = create_parent(path)?;
     let temp = temp_builder()
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
@@ -35,6 +32,16 @@ pub fn write_atomic(
     temp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Creates the folder `path` goes in, if needed, and returns it (`.` for a bare file name).
+pub fn create_parent(path: &Path) -> Result<&Path> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Temporary files readable by all like any other new file (tempfile's default is owner-only).

@@ -64,14 +64,35 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     for (name, diff) in diffs {
         println!("{name}: {diff:e}");
     }
-    if let Some((name, diff)) = diffs
-        .into_iter()
-        .find(|&(_, d)| d.is_nan() || d > TOLERANCE)
-    {
+    verdict(&diffs)?;
+    println!("gradient check passed: every mean absolute difference is below {TOLERANCE:e}");
+    Ok(())
+}
+
+/// Fails, naming the parameter, when a mean absolute difference exceeds [`TOLERANCE`] or is NaN.
+fn verdict(diffs: &[(&str, f64)]) -> Result<()> {
+    if let Some((name, diff)) = diffs.iter().find(|(_, d)| d.is_nan() || *d > TOLERANCE) {
         bail!(
             "gradient check failed: {name} differs by {diff:e} on average, more than {TOLERANCE:e}"
         );
     }
-    println!("gradient check passed: every mean absolute difference is below {TOLERANCE:e}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_difference_above_the_tolerance_or_nan_fails_naming_the_parameter() {
+        assert!(verdict(&[("W1", 3e-10), ("b1", 1e-6), ("W2", 0.0)]).is_ok());
+        for (bad, text) in [(2e-6, "2e-6"), (f64::NAN, "NaN")] {
+            let err = verdict(&[("W1", 3e-10), ("b2", bad)]).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains("b2") && message.contains(text),
+                "{message}"
+            );
+        }
+    }
 }

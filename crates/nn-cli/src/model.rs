@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use mnist_io::idx::NUM_CLASSES;
 use nn_core::{ModelFile, TwoLayerNet};
 use nn_train::TrainConfig;
 
-use crate::files::write_atomic;
-
-/// Writes `net` to `path` atomically, with `config` and the final accuracies beside it.
+/// Writes `net` to `path` atomically (nn-core's [`ModelFile::save`]), with `config` and the
+/// final accuracies beside it; creates the parent folder if needed.
 pub fn save(
     path: &Path,
     net: &TwoLayerNet<f32>,
@@ -23,13 +23,13 @@ pub fn save(
         ("train_acc".to_owned(), format!("{train_acc:.4}")),
         ("test_acc".to_owned(), format!("{test_acc:.4}")),
     ]);
-    let text = ModelFile::new(net.clone(), metadata)
-        .to_ron()
-        .context("cannot encode the model")?;
-    write_atomic(path, |w| w.write_all(text.as_bytes()))
+    crate::files::create_parent(path)?;
+    ModelFile::new(net.clone(), metadata).save(path)?;
+    Ok(())
 }
 
-/// Reads and validates the model at `path`, for images of `input_size` pixels.
+/// Reads and validates the model at `path`, for images of `input_size` pixels and MNIST's ten
+/// classes.
 pub fn load(path: &Path, input_size: usize) -> Result<TwoLayerNet<f32>> {
     if !path.exists() {
         bail!(
@@ -38,11 +38,18 @@ pub fn load(path: &Path, input_size: usize) -> Result<TwoLayerNet<f32>> {
         );
     }
     let net = ModelFile::<f32>::load(path)?.net;
-    let inputs = net.config().input_size;
+    let (inputs, classes) = (net.config().input_size, net.config().output_size);
     if inputs != input_size {
         bail!(
             "model file {} expects images of {inputs} inputs but the data has {input_size} pixels \
              per image: use a model trained on this dataset",
+            path.display()
+        );
+    }
+    if classes != NUM_CLASSES {
+        bail!(
+            "model file {} has {classes} output classes where MNIST has {NUM_CLASSES}: use a \
+             model trained by `nn-cli train`",
             path.display()
         );
     }

@@ -48,7 +48,8 @@ pub struct TrainArgs {
     /// [default: backprop]
     #[arg(long, value_enum)]
     gradient: Option<GradientArg>,
-    /// Threads used to evaluate accuracy [default: all cores]
+    /// Worker threads of the run (rayon pool: accuracy evaluation and large matrix products);
+    /// results do not depend on it [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
     /// Where to write the trained model (RON) [default: data/params.ron]
@@ -185,10 +186,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .build()
         .context("cannot start the evaluation threads")?;
 
+    let config = &run.training;
+    // Check the options before loading (or fetching) the data; only the batch size's upper
+    // bound waits for the number of training samples.
+    config
+        .clone()
+        .check(usize::MAX)
+        .context("invalid training options")?;
     let mnist = data::load_or_fetch(&run.data)?;
     let (train_data, test_data) = (DataSplit(&mnist.train), DataSplit(&mnist.test));
-    let config = &run.training;
-    // Check the options before starting, so that a bad flag is reported without a progress bar.
     config
         .clone()
         .check(mnist.train.len())
@@ -226,7 +232,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Progress on the terminal: a bar (only when stderr is a terminal) and one line per evaluation.
+/// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout.
 struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
@@ -276,8 +282,9 @@ impl Observer for Progress {
             "epoch {:>2}/{}  train acc {:.4}  test acc {:.4}",
             e.epoch, self.epochs, e.train_acc, e.test_acc
         );
+        // Always on stdout (even when redirected), with the bar hidden while it is printed.
         match &self.bar {
-            Some(bar) => bar.println(line),
+            Some(bar) => bar.suspend(|| println!("{line}")),
             None => println!("{line}"),
         }
     }

@@ -50,6 +50,17 @@ fn nn_cli() -> Command {
     Command::cargo_bin("nn-cli").unwrap()
 }
 
+/// `nn-cli <command> --data <data> --model <model>`.
+fn query(command: &str, data: &Path, model: &Path) -> Command {
+    let mut cmd = nn_cli();
+    cmd.arg(command)
+        .arg("--data")
+        .arg(data)
+        .arg("--model")
+        .arg(model);
+    cmd
+}
+
 /// `train` on the synthetic data with outputs in `dir`, plus `extra` flags.
 fn train(dir: &Path, data: &Path, extra: &[&str]) -> Command {
     let mut cmd = nn_cli();
@@ -148,11 +159,8 @@ fn the_thread_count_does_not_change_the_results() {
 fn predict_prints_prediction_against_label() {
     let (dir, data) = synthetic();
     train(dir.path(), &data, &[]).assert().success();
-    let out = nn_cli()
-        .args(["predict", "-n", "5", "--data"])
-        .arg(&data)
-        .arg("--model")
-        .arg(dir.path().join("params.ron"))
+    let out = query("predict", &data, &dir.path().join("params.ron"))
+        .args(["-n", "5"])
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -168,30 +176,43 @@ fn predict_prints_prediction_against_label() {
             "1 == 1: o"
         ]
     );
-    assert!(stdout.contains("s"), "{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.starts_with("5 images classified in ") && last.ends_with(" ms"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 6, "{stdout}");
 }
 
 #[test]
 fn eval_prints_accuracy_per_class_and_the_confusion_matrix() {
     let (dir, data) = synthetic();
     train(dir.path(), &data, &[]).assert().success();
-    let out = nn_cli()
-        .args(["eval", "--data"])
-        .arg(&data)
-        .arg("--model")
-        .arg(dir.path().join("params.ron"))
+    let out = query("eval", &data, &dir.path().join("params.ron"))
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(number_after(&stdout, "test acc") >= 0.95, "{stdout}");
     assert!(stdout.contains("confusion"), "{stdout}");
-    // 20 test samples per class: the diagonal of a good model is close to 20.
-    assert!(
-        stdout
-            .lines()
-            .any(|l| l.trim_start().starts_with("class 9")),
-        "{stdout}"
-    );
+    // The 200 test labels are (7i + 3) mod 10: 20 samples of each class.
+    let per_class: Vec<&str> = stdout.lines().filter(|l| l.starts_with("class ")).collect();
+    assert_eq!(per_class.len(), 10, "{stdout}");
+    for line in per_class {
+        assert!(line.ends_with("/20)"), "{line}");
+    }
+    // Confusion rows (a label, then ten counts) add up to the 20 samples of their class.
+    let rows: Vec<Vec<usize>> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("confusion"))
+        .skip(2)
+        .map(|l| l.split_whitespace().map(|n| n.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{stdout}");
+    for (class, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], class, "{stdout}");
+        assert_eq!(row[1..].iter().sum::<usize>(), 20, "{stdout}");
+        assert!(row[1 + class] >= 18, "{stdout}");
+    }
 }
 
 #[test]
@@ -211,7 +232,7 @@ fn gradcheck_passes_with_small_differences() {
 
 #[test]
 fn config_file_values_are_used_and_flags_override_them() {
-    let (dir, data) = synthetic();
+    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("run.ron");
     fs::write(
         &config,
@@ -242,7 +263,6 @@ fn config_file_values_are_used_and_flags_override_them() {
         .assert()
         .success()
         .stdout(stdout);
-    let _ = data;
 }
 
 #[test]
@@ -320,11 +340,8 @@ fn an_image_that_is_not_a_png_is_named() {
 fn predict_and_gradcheck_refuse_counts_of_zero() {
     let (dir, data) = synthetic();
     train(dir.path(), &data, &[]).assert().success();
-    nn_cli()
-        .args(["predict", "-n", "0", "--data"])
-        .arg(&data)
-        .arg("--model")
-        .arg(dir.path().join("params.ron"))
+    query("predict", &data, &dir.path().join("params.ron"))
+        .args(["-n", "0"])
         .assert()
         .failure()
         .stderr(predicate::str::contains("--count 0 is invalid"));
@@ -373,11 +390,7 @@ fn a_missing_or_malformed_model_file_is_named() {
     let (dir, data) = synthetic();
     let model = dir.path().join("params.ron");
     let predict = |expected: &str| {
-        nn_cli()
-            .args(["predict", "--data"])
-            .arg(&data)
-            .arg("--model")
-            .arg(&model)
+        query("predict", &data, &model)
             .assert()
             .failure()
             .stderr(predicate::str::contains("params.ron").and(predicate::str::contains(expected)));
@@ -397,14 +410,52 @@ fn a_model_of_the_wrong_shape_is_refused() {
     let edited = text.replacen("hidden_size: 20", "hidden_size: 21", 1);
     assert_ne!(text, edited, "the model file names its hidden size: {text}");
     fs::write(&model, edited).unwrap();
+    query("eval", &data, &model).assert().failure().stderr(
+        predicate::str::contains("params.ron")
+            .and(predicate::str::contains("W1"))
+            .and(predicate::str::contains("panicked").not()),
+    );
+}
+
+#[test]
+fn a_model_with_other_than_ten_classes_is_refused() {
+    let (dir, data) = synthetic();
+    let config = nn_core::NetConfig {
+        input_size: SIDE * SIDE,
+        hidden_size: 5,
+        output_size: 12,
+        activation: nn_core::Activation::Sigmoid,
+        weight_init_std: 0.01,
+    };
+    let model = dir.path().join("twelve.ron");
+    let net = nn_core::TwoLayerNet::<f32>::new(config, 1).unwrap();
+    nn_core::ModelFile::new(net, Default::default())
+        .save(&model)
+        .unwrap();
+    for command in ["eval", "predict"] {
+        query(command, &data, &model).assert().failure().stderr(
+            predicate::str::contains("twelve.ron")
+                .and(predicate::str::contains("12 output classes"))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+}
+
+#[test]
+fn bad_options_are_refused_before_fetching_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_mirror = tempfile::tempdir().unwrap();
     nn_cli()
-        .args(["eval", "--data"])
-        .arg(&data)
-        .arg("--model")
-        .arg(&model)
+        .env("MNIST_MIRROR", empty_mirror.path())
+        .args(["train", "--lr", "0", "--data"])
+        .arg(dir.path().join("mnist"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("params.ron"));
+        .stderr(
+            predicate::str::contains("learning rate 0 is invalid")
+                .and(predicate::str::contains("fetching").not()),
+        );
+    assert!(!dir.path().join("mnist").exists());
 }
 
 #[test]
@@ -419,11 +470,7 @@ fn a_model_for_other_data_is_refused() {
         idx::write_images(&other.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
         idx::write_labels(&other.join(format!("{name}-labels-idx1-ubyte")), &[1, 2]).unwrap();
     }
-    nn_cli()
-        .args(["predict", "--data"])
-        .arg(&other)
-        .arg("--model")
-        .arg(dir.path().join("params.ron"))
+    query("predict", &other, &dir.path().join("params.ron"))
         .assert()
         .failure()
         .stderr(predicate::str::contains("64 inputs").and(predicate::str::contains("256")));
@@ -492,11 +539,7 @@ fn real_mnist_short_run_then_the_books_first_predictions() {
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(number_after(&stdout, "test acc") >= 0.85, "{stdout}");
 
-    let out = nn_cli()
-        .args(["predict", "--data"])
-        .arg(&data)
-        .arg("--model")
-        .arg(dir.path().join("params.ron"))
+    let out = query("predict", &data, &dir.path().join("params.ron"))
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
