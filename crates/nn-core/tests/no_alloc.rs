@@ -1,5 +1,6 @@
 //! A training step allocates nothing of its own once the buffers have their size: counted by a
-//! global allocator that tallies every allocation, on all threads.
+//! global allocator that tallies the allocations of the current thread, inside a one-thread rayon
+//! pool so that the whole step runs on that thread.
 //!
 //! The only allocations left are the `gemm` kernel's own packing buffers (up to two small ones
 //! per kernel call, see `gemm_common::gemm::gemm_basic_generic`): a few kilobytes against
@@ -13,17 +14,19 @@ use nn_core::{
     Activation, Float, Matrix, NetConfig, Op, Parameters, PredictScratch, Targets, TwoLayerNet,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
 
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter is an atomic,
-// which never allocates.
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
+// thread-local `Cell` without destructor, which never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
@@ -34,7 +37,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -43,27 +46,24 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations made while `f` runs (this file holds a single test, so nothing else runs).
+/// Allocations made by the current thread while `f` runs.
 fn allocations_of(mut f: impl FnMut()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
 fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
-    // Joins from inside a pool worker go through its own deque, which never allocates (a join
-    // from outside the pool goes through the global injector, which allocates now and then).
+    // One worker thread: the split products still go through `rayon::join`, whose halves then
+    // run in turn on the worker's own deque, which never allocates. (With two threads, rayon's
+    // work stealing and its epoch-based memory reclamation allocate now and then, in amounts that
+    // depend on timing; a join from outside any pool goes through the global injector, which
+    // allocates a block every few dozen jobs.)
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
+        .num_threads(1)
         .build()
         .unwrap();
-    // The kernel allocates a packing buffer per thread the first time it runs there.
-    pool.broadcast(|_| {
-        let a = Matrix::<f32>::zeros(784, 50);
-        let mut c = Matrix::zeros(50, 50);
-        f32::gemm_serial(1.0, &a, Op::T, &a, Op::N, 0.0, &mut c);
-    });
     pool.install(|| {
         for activation in [Activation::Sigmoid, Activation::Relu] {
             let config = NetConfig {
@@ -96,6 +96,7 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
                 f32::gemm_serial(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
                 f32::gemm_serial(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
             };
+            products(); // the kernel's per-thread buffer, allocated on first use
             let kernel = allocations_of(&mut products) * 3;
             let steps = allocations_of(|| {
                 for _ in 0..3 {
