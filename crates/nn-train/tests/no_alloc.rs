@@ -1,26 +1,32 @@
 //! The training loop adds no allocation of its own per iteration: ten more iterations cost
-//! exactly ten gradient computations' worth of allocations, and those are only matrixmultiply's
-//! packing buffers (one per matrix product, see nn-core's `no_alloc` test).
+//! exactly ten gradient computations' worth of allocations, and those are only the GEMM kernel's
+//! packing buffers (nn-core's `no_alloc` test pins them down).
 //!
-//! This file holds a single test, so that the counting allocator sees no other test's work.
+//! Allocations are counted per thread, inside a one-thread rayon pool so that the whole run
+//! (nn-core's split products and the chunked evaluation included) happens on that thread: with
+//! more threads, rayon's work stealing allocates now and then, by timing.
 
 // A counting global allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system
 // allocator.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use nn_core::{Activation, Matrix, NetConfig, Targets, TwoLayerNet};
 use nn_train::{Dataset, Sgd, Silent, TrainConfig, train};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
 
+// SAFETY: every call is forwarded unchanged to the system allocator; the counter is a
+// thread-local `Cell` without destructor, which never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -31,7 +37,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -39,6 +45,13 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// Allocations made by the current thread while `f` runs.
+fn allocations_of<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let result = f();
+    (ALLOCATIONS.with(Cell::get) - before, result)
+}
 
 /// 1000 samples of 64 inputs, 10 classes.
 struct Noise;
@@ -83,11 +96,9 @@ fn allocations_of_a_run(iters: usize) -> usize {
         ..TrainConfig::default()
     };
     let mut sgd = Sgd::new(0.1);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let trained = train(&config, &Noise, &Noise, &mut sgd, &mut Silent).unwrap();
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
-    drop(trained);
-    after - before
+    let (count, trained) = allocations_of(|| train(&config, &Noise, &Noise, &mut sgd, &mut Silent));
+    drop(trained.unwrap());
+    count
 }
 
 /// Allocations of one backprop gradient on a batch whose buffers already have their size.
@@ -103,19 +114,21 @@ fn allocations_of_a_gradient() -> usize {
     let x = Matrix::from_element(64, BATCH, 0.5f32);
     let labels = [3u8; BATCH];
     net.gradient(&x, Targets::Labels(&labels));
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    net.gradient(&x, Targets::Labels(&labels));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    allocations_of(|| net.gradient(&x, Targets::Labels(&labels))).0
 }
 
 #[test]
 fn iterations_allocate_nothing_of_their_own() {
-    // 1000 / 60 = 16 iterations per epoch: runs of 5 and 15 iterations both evaluate twice
-    // (after iteration 0 and after the last one).
-    allocations_of_a_run(5); // warm up rayon's pool
-    let short = allocations_of_a_run(5);
-    let long = allocations_of_a_run(15);
-    let per_gradient = allocations_of_a_gradient();
-    assert!(per_gradient <= 5, "{per_gradient} allocations per gradient");
-    assert_eq!(long - short, 10 * per_gradient);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        // 1000 / 60 = 16 iterations per epoch: runs of 5 and 15 iterations both evaluate twice
+        // (after iteration 0 and after the last one).
+        allocations_of_a_run(5); // warm-up: the GEMM kernel's per-thread buffers
+        let short = allocations_of_a_run(5);
+        let long = allocations_of_a_run(15);
+        assert_eq!(long - short, 10 * allocations_of_a_gradient());
+    });
 }
