@@ -30,8 +30,15 @@ pub fn run(args: FetchArgs) -> anyhow::Result<()> {
         options.out = out;
     }
     options.force = args.force;
-    let summary = fetch::fetch(&options)
-        .with_context(|| format!("fetching {} into {}", args.dataset, options.out.display()))?;
+    let summary = fetch::fetch(&options).with_context(|| {
+        format!(
+            "cannot fetch {} into {}: give a reachable mirror with --mirror URL_OR_DIR or the \
+             {} variable (a folder holding the four files will do)",
+            args.dataset,
+            options.out.display(),
+            args.dataset.mirror_env_var()
+        )
+    })?;
     println!("{summary}");
     Ok(())
 }
