@@ -1,10 +1,17 @@
 //! The hot paths of training: one gradient + SGD step at batch 100 (784-50-10, f32), an accuracy
-//! pass over 60000 images in chunks, and an f64 gradient check.
+//! pass over 60000 images in chunks, the matrix products alone, and an f64 gradient check.
+//!
+//! `*_1thread` and `*_2threads` groups run inside a rayon pool of that size (`install`), where
+//! `rayon::join` stays on the pool's own deques; the plain `train_step_batch100` group runs on
+//! the bench's main thread, outside any pool, as a caller that never calls `install` would.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use nn_core::{Activation, Matrix, NetConfig, Parameters, PredictScratch, Targets, TwoLayerNet};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use nn_core::{
+    Activation, Float, Matrix, NetConfig, Op, Parameters, PredictScratch, Targets, TwoLayerNet,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use std::hint::black_box;
 
 /// `n` random images (pixels in [0, 1)) and labels.
@@ -22,20 +29,35 @@ fn config(activation: Activation) -> NetConfig {
     }
 }
 
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
 fn train_step(c: &mut Criterion) {
     let (x, labels) = batch(100, 1);
-    let mut group = c.benchmark_group("train_step_batch100");
-    for activation in [Activation::Sigmoid, Activation::Relu] {
-        let mut net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
-        group.bench_function(BenchmarkId::from_parameter(activation), |b| {
-            b.iter(|| {
+    for (name, threads) in [
+        ("train_step_batch100", None),
+        ("train_step_batch100_1thread", Some(1)),
+        ("train_step_batch100_2threads", Some(2)),
+    ] {
+        let mut group = c.benchmark_group(name);
+        for activation in [Activation::Sigmoid, Activation::Relu] {
+            let mut net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
+            let mut step = || {
                 let loss = net.gradient(black_box(&x), Targets::Labels(&labels));
                 net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.1 * g));
                 loss
-            })
-        });
+            };
+            group.bench_function(BenchmarkId::from_parameter(activation), |b| match threads {
+                None => b.iter(&mut step),
+                Some(n) => pool(n).install(|| b.iter(&mut step)),
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn accuracy_60000(c: &mut Criterion) {
@@ -55,6 +77,68 @@ fn accuracy_60000(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // As nn-train evaluates: 30 chunks of 2000, spread over the pool's threads, one scratch each.
+    let (x, labels) = batch(2000, 2);
+    for threads in [1, 2] {
+        let mut group = c.benchmark_group(format!("count_correct_60000_{threads}threads"));
+        group.sample_size(20);
+        for activation in [Activation::Sigmoid, Activation::Relu] {
+            let net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
+            group.bench_function(BenchmarkId::from_parameter(activation), |b| {
+                pool(threads).install(|| {
+                    b.iter(|| {
+                        (0..30)
+                            .into_par_iter()
+                            .map_init(PredictScratch::new, |scratch, _| {
+                                net.count_correct(black_box(&x), &labels, scratch)
+                            })
+                            .sum::<usize>()
+                    })
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+/// The products of training and evaluation, and the 2048³ "GEMM peak", in GFLOP/s (criterion's
+/// elements per second, one element per floating-point operation).
+fn gemm_f32(c: &mut Criterion) {
+    let m = |rows, cols| Matrix::<f32>::from_fn(rows, cols, |i, j| ((i * 7 + j * 3) % 11) as f32);
+    // (name, op(A) transposed?, A, B transposed?, B): m×n×k as in the name.
+    let shapes = [
+        ("W1T_x_50x100x784", Op::T, m(784, 50), Op::N, m(784, 100)),
+        ("x_dzT_784x50x100", Op::N, m(784, 100), Op::T, m(50, 100)),
+        (
+            "eval_W1T_x_50x2000x784",
+            Op::T,
+            m(784, 50),
+            Op::N,
+            m(784, 2000),
+        ),
+        ("square_2048", Op::N, m(2048, 2048), Op::N, m(2048, 2048)),
+    ];
+    for threads in [1, 2] {
+        let mut group = c.benchmark_group(format!("gemm_f32_{threads}threads"));
+        group.sample_size(10);
+        for (name, op_a, a, op_b, b) in &shapes {
+            let rows = if *op_a == Op::N { a.nrows() } else { a.ncols() };
+            let (k, cols) = if *op_b == Op::N {
+                b.shape()
+            } else {
+                (b.ncols(), b.nrows())
+            };
+            let mut out = Matrix::zeros(rows, cols);
+            group.throughput(Throughput::Elements((2 * rows * cols * k) as u64));
+            group.bench_function(*name, |bench| {
+                pool(threads).install(|| {
+                    bench.iter(|| f32::gemm(1.0, a, *op_a, black_box(b), *op_b, 0.0, &mut out))
+                })
+            });
+        }
+        group.finish();
+    }
 }
 
 fn gradient_check_f64(c: &mut Criterion) {
@@ -79,5 +163,11 @@ fn gradient_check_f64(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, train_step, accuracy_60000, gradient_check_f64);
+criterion_group!(
+    benches,
+    train_step,
+    accuracy_60000,
+    gemm_f32,
+    gradient_check_f64
+);
 criterion_main!(benches);
