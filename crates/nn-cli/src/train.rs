@@ -95,7 +95,7 @@ pub struct RunConfig {
     pub history: PathBuf,
     /// Plot SVG output file.
     pub plot: PathBuf,
-    /// Evaluation threads (`None`: all cores).
+    /// Worker threads of the rayon pool (`None`: all cores).
     pub threads: Option<usize>,
     /// The hyper-parameters.
     pub training: TrainConfig,
