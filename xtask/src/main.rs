@@ -6,6 +6,8 @@
 mod bench;
 mod fetch;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Project automation for the dlfs-rs workspace.
@@ -24,9 +26,21 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::FetchMnist(args) => fetch::run(args),
         Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The message and its causes, without the backtrace anyhow adds when RUST_BACKTRACE
+            // is set: a failed download or benchmark is not a bug in xtask.
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
     }
 }
