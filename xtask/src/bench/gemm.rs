@@ -45,6 +45,16 @@ impl GemmRates {
         self.one_at_a_time.max(self.all_cores)
     }
 
+    /// The better of two measurements, figure by figure.
+    pub fn best(&self, other: &Self) -> Self {
+        Self {
+            threads: self.threads,
+            one_at_a_time: self.one_at_a_time.max(other.one_at_a_time),
+            all_cores: self.all_cores.max(other.all_cores),
+            training_shapes: self.training_shapes.max(other.training_shapes),
+        }
+    }
+
     /// Measures the three rates (about two seconds on two cores).
     pub fn measure() -> Self {
         let threads = thread::available_parallelism().map_or(1, |n| n.get());
@@ -162,5 +172,19 @@ mod tests {
         };
         assert_eq!(GemmRates::parse_output(&rates.to_line()).unwrap(), rates);
         assert_eq!(rates.peak(), 170.25);
+        let other = GemmRates {
+            one_at_a_time: 180.0,
+            training_shapes: 50.0,
+            ..rates
+        };
+        assert_eq!(
+            rates.best(&other),
+            GemmRates {
+                one_at_a_time: 180.0,
+                ..rates
+            },
+            "figure by figure"
+        );
+        assert_eq!(rates.best(&other).peak(), 180.0);
     }
 }
