@@ -103,6 +103,14 @@ pub trait Float:
         gemm_columns(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Split);
     }
 
+    /// The sigmoid `1 / (1 + exp(−x))` of every value, in place; see
+    /// [`functions::sigmoid_in_place`](crate::functions::sigmoid_in_place).
+    fn sigmoid_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = crate::functions::sigmoid(*v);
+        }
+    }
+
     /// The same product as [`gemm`](Float::gemm), always on the calling thread: a large product's
     /// two halves run in turn, so the results are the same bit for bit.
     ///
@@ -308,6 +316,12 @@ impl Float for f32 {
 
     fn to_f64(self) -> f64 {
         f64::from(self)
+    }
+
+    fn sigmoid_in_place(values: &mut [Self]) {
+        for v in values {
+            *v = 1.0 / (1.0 + crate::functions::exp_f32(-*v));
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! [`MulLayer`] and [`AddLayer`] are the scalar nodes of the apple-shopping example (§5.4).
 
 use crate::float::Threads;
-use crate::functions::sigmoid;
+use crate::functions::sigmoid_in_place;
 use crate::{Float, Matrix, Op, Targets};
 
 /// Makes `m` a `rows × cols` matrix, reallocating only when the shape changes.
@@ -211,7 +211,8 @@ impl<T: Float> Sigmoid<T> {
 impl<T: Float> Layer<T> for Sigmoid<T> {
     fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T> {
         ensure_shape(&mut self.out, x.nrows(), x.ncols());
-        self.out.zip_apply(x, |o, v| *o = sigmoid(v));
+        self.out.copy_from(x);
+        sigmoid_in_place(self.out.as_mut_slice());
         &self.out
     }
 

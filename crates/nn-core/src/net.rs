@@ -9,7 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::functions::{argmax_columns, relu, sigmoid, sigmoid_grad, softmax, step};
+use crate::functions::{
+    argmax_columns, relu, sigmoid, sigmoid_grad, sigmoid_in_place, softmax, step,
+};
 use crate::gradient::numerical_gradient;
 use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss};
 use crate::{Float, Matrix, Targets};
@@ -448,7 +450,7 @@ impl<T: Float> TwoLayerNet<T> {
         );
         self.affine1.forward_into(x, &mut scratch.hidden);
         match self.config.activation {
-            Activation::Sigmoid => scratch.hidden.apply(|v| *v = sigmoid(*v)),
+            Activation::Sigmoid => sigmoid_in_place(scratch.hidden.as_mut_slice()),
             Activation::Relu => scratch.hidden.apply(|v| *v = relu(*v)),
         }
         self.affine2

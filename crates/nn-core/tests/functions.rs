@@ -152,3 +152,68 @@ proptest! {
         prop_assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0));
     }
 }
+
+/// Distance in units in the last place between an `f32` and the exact value (given in `f64`).
+fn ulps(got: f32, exact: f64) -> f64 {
+    let rounded = exact as f32;
+    let ulp = f64::from(f32::from_bits(rounded.abs().to_bits() + 1) - rounded.abs());
+    (f64::from(got) - exact).abs() / ulp
+}
+
+/// Every 997th `f32` of [−87.3, 88.3] (about 1.1 million values, all binades) and a few exact
+/// cases: `exp_f32` stays within 2 ulp of `exp` computed in `f64`, as the C library's `expf`
+/// stays within 1.
+#[test]
+fn exp_f32_is_within_two_ulp_everywhere() {
+    use nn_core::functions::exp_f32;
+    let mut worst = (0.0_f64, 0.0_f64);
+    let mut bits = 0_u32;
+    while bits < 0xFFFF_FFFF - 997 {
+        let x = f32::from_bits(bits);
+        bits += 997;
+        if !(-87.3..=88.3).contains(&x) {
+            continue;
+        }
+        let exact = f64::from(x).exp();
+        worst.0 = worst.0.max(ulps(exp_f32(x), exact));
+        worst.1 = worst.1.max(ulps(x.exp(), exact));
+    }
+    assert!(worst.0 <= 2.0, "exp_f32: {} ulp", worst.0);
+    assert!(worst.1 <= 1.0, "std expf: {} ulp", worst.1);
+    assert_eq!(exp_f32(0.0), 1.0);
+    assert_eq!(exp_f32(1.0), std::f32::consts::E);
+    assert_eq!(exp_f32(-1000.0), (-87.3_f32).exp());
+    assert!(exp_f32(f32::NAN).is_nan());
+}
+
+/// The sigmoid of a slice, as the layers apply it, against the book's formula in `f64`: within
+/// 3 ulp down to `x = −87`, within the smallest normal `f32` of it further left, exactly 1 far
+/// right, NaN kept.
+#[test]
+fn sigmoid_in_place_follows_the_f64_formula() {
+    let xs: Vec<f32> = (-20_000..=20_000).map(|i| i as f32 * 0.005).collect();
+    let mut ys = xs.clone();
+    nn_core::functions::sigmoid_in_place(&mut ys);
+    for (&x, &y) in xs.iter().zip(&ys) {
+        let exact = sigmoid(f64::from(x));
+        if x >= -87.0 {
+            assert!(ulps(y, exact) <= 3.0, "sigmoid({x}) = {y}, exact {exact}");
+        } else {
+            let error = (f64::from(y) - exact).abs();
+            assert!(
+                y >= 0.0 && error < f64::from(f32::MIN_POSITIVE),
+                "sigmoid({x}) = {y}"
+            );
+        }
+    }
+    let mut far = [-1000.0_f32, 1000.0, f32::NAN, 0.0];
+    nn_core::functions::sigmoid_in_place(&mut far);
+    assert!((0.0..f32::MIN_POSITIVE).contains(&far[0]));
+    assert_eq!(far[1], 1.0);
+    assert!(far[2].is_nan());
+    assert_eq!(far[3], 0.5);
+    // f64 keeps the standard library's exp: the same bits as the scalar function.
+    let mut v = [-1.0_f64, 0.5, 3.0];
+    nn_core::functions::sigmoid_in_place(&mut v);
+    assert_eq!(v, [sigmoid(-1.0), sigmoid(0.5), sigmoid(3.0)]);
+}
