@@ -20,7 +20,7 @@
 //! | `W1ᵀ·x`, 50×100×784 (forward)   | 54             | 72 (80 uncut)  | 141             |
 //! | `x·dzᵀ`, 784×50×100 (`dW1`)     | 83             | 103            | 205             |
 //! | `W1ᵀ·x`, 50×2000×784 (accuracy) | 48             | 88             | 172             |
-//! | 2048×2048×2048                  | 88–95          | 101            | 194–199         |
+//! | 2048×2048×2048                  | 88–98          | 101–104        | 194–209         |
 //!
 //! A whole sigmoid training step at batch 100 went from 277 µs to 212 µs on one thread and
 //! 137–144 µs on two (with the sigmoid of [`functions::sigmoid_in_place`](crate::functions)). Cutting the forward product in two costs one thread about 10 % (the kernel
