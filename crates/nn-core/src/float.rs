@@ -23,8 +23,10 @@
 //! | 2048×2048×2048                  | 88–98          | 101–104        | 194–209         |
 //!
 //! A whole sigmoid training step at batch 100 went from 277 µs to 212 µs on one thread and
-//! 137–144 µs on two (with the sigmoid of [`functions::sigmoid_in_place`](crate::functions)). Cutting the forward product in two costs one thread about 10 % (the kernel
-//! packs `W1ᵀ` once per half); the other products lose nothing.
+//! 137–144 µs on two (with the vectorised sigmoid of
+//! [`functions::sigmoid_in_place`](crate::functions::sigmoid_in_place)). Cutting the forward
+//! product in two costs one thread about 10 % (the kernel packs `W1ᵀ` once per half); the other
+//! products lose nothing.
 //!
 //! # Two cores, same bits
 //!
@@ -41,10 +43,9 @@
 //! the keeper, 210–240 µs with it, 264 µs on one thread; the whole run went from 4.0 s to
 //! 3.0–3.3 s (4.2 s on one thread). The keeper only runs jobs, so it changes no result.
 //!
-//! [`Float::gemm_serial`] makes the same two kernel
-//! calls in turn on the calling thread (same bits again): for callers that already run
-//! independent products on several threads (chunked evaluation), so that the two levels of
-//! parallelism do not stack.
+//! [`Float::gemm_serial`] makes the same two kernel calls in turn on the calling thread (same bits
+//! again): for callers that already run independent products on several threads (chunked
+//! evaluation), so that the two levels of parallelism do not stack.
 
 use crate::Matrix;
 use nalgebra::RealField;
@@ -153,7 +154,7 @@ pub(crate) enum Threads {
 /// `op(M)` of a column-major matrix, as the kernel reads it: the elements from the first one on,
 /// its shape and its strides. Every index `i·rs + j·cs` (`i < rows`, `j < cols`) is inside `data`.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Strided<'a, T> {
+struct Strided<'a, T> {
     data: &'a [T],
     rows: usize,
     cols: usize,
@@ -163,7 +164,7 @@ pub(crate) struct Strided<'a, T> {
 
 impl<'a, T: Float> Strided<'a, T> {
     /// `op(m)`: for `Op::T` the strides are swapped, nothing is copied.
-    pub(crate) fn of(m: &'a Matrix<T>, op: Op) -> Self {
+    fn of(m: &'a Matrix<T>, op: Op) -> Self {
         let (r, c) = m.shape();
         // Column-major storage: stepping down a row moves 1 element, stepping right moves `r`.
         let (rows, cols, rs, cs) = match op {
@@ -183,7 +184,7 @@ impl<'a, T: Float> Strided<'a, T> {
     ///
     /// # Panics
     /// If the range goes past the last column.
-    pub(crate) fn columns(self, start: usize, count: usize) -> Self {
+    fn columns(self, start: usize, count: usize) -> Self {
         assert!(start + count <= self.cols, "columns out of range");
         let offset = if count == 0 { 0 } else { start * self.cs };
         Strided {
@@ -221,7 +222,7 @@ fn checked_views<'a, T: Float>(
 /// cut depends on the shapes only, so the results depend neither on the number of threads nor on
 /// `threads`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_columns<T: Float>(
+fn gemm_columns<T: Float>(
     alpha: T,
     a: Strided<'_, T>,
     b: Strided<'_, T>,
