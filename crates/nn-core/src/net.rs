@@ -467,11 +467,22 @@ impl<T: Float> TwoLayerNet<T> {
     /// If `x` has not `input_size` rows or the targets do not fit the batch.
     pub fn gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
         let loss = self.loss(x, t);
+        self.backward(x);
+        loss
+    }
+
+    /// The second half of [`gradient`](Self::gradient): the layers' backward passes, from what
+    /// the last call of [`loss`](Self::loss) left in them. `x` must be the batch given to that
+    /// call. (nn-train gathers the next batch on the other core meanwhile: the backward pass has
+    /// more single-threaded work than the forward one.)
+    ///
+    /// # Panics
+    /// If [`loss`](Self::loss) was never called, or on a batch of another shape than `x`.
+    pub fn backward(&mut self, x: &Matrix<T>) {
         let dout = self.last_layer.backward();
         let dz1 = self.affine2.backward(dout);
         let da1 = self.hidden.backward(dz1);
         self.affine1.backward_params(x, da1);
-        loss
     }
 
     /// Gradients by central differences (§4.5.1): `2 × (number of parameters)` loss evaluations,

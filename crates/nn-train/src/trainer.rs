@@ -77,7 +77,8 @@ pub struct Trained {
 /// The config is checked first ([`TrainConfig::check`]). A ChaCha8 generator seeded with
 /// `config.seed` draws the initial weights, then each iteration's `batch_size` training indices
 /// (with replacement, like `np.random.choice`). Each iteration gathers the samples into a batch
-/// matrix allocated once, computes the gradient (backprop or numerical), lets `optimizer`
+/// matrix allocated once (two, in fact: the next batch is gathered on another thread during the
+/// backward pass), computes the gradient (backprop or numerical), lets `optimizer`
 /// update the parameters and records the minibatch loss (computed by the gradient's forward
 /// pass, before the update). Accuracy over the whole train and test data is measured after
 /// iteration `i` when `i % iter_per_epoch == 0`, and after the last iteration.
@@ -125,33 +126,41 @@ pub fn train<D: Dataset + ?Sized>(
     // The weights come from stream 0 of the seed's generator; minibatches from stream 1.
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(1);
-    let mut x = Matrix::<f32>::zeros(inputs, config.batch_size);
-    let mut labels = vec![0u8; config.batch_size];
+    let mut batch = Batch::new(inputs, config.batch_size);
+    let mut next = Batch::new(inputs, config.batch_size);
     let mut indices = vec![0usize; config.batch_size];
     let mut evaluator = Evaluator::new(rayon::current_num_threads());
     let mut history = History::with_capacity(config.iters);
 
     observer.on_start(&info);
     let start = Instant::now();
+    draw(&mut rng, train_data.len(), &mut indices);
+    batch.fill(train_data, &indices);
     for i in 0..config.iters {
-        for k in &mut indices {
-            *k = rng.random_range(0..train_data.len());
+        // Batch i+1 is gathered on the other core during batch i's backward pass, whose small
+        // products and sigmoid leave it idle (during the forward pass the gathering would take
+        // it from the first large product's second half). Its indices are drawn now: the
+        // generator is used for nothing else, so the batches are the same as when each one was
+        // drawn just before its iteration.
+        let last = i + 1 == config.iters;
+        if !last {
+            draw(&mut rng, train_data.len(), &mut indices);
         }
-        touch(train_data, &indices);
-        for ((column, label), &k) in x
-            .as_mut_slice()
-            .chunks_exact_mut(inputs)
-            .zip(&mut labels)
-            .zip(&indices)
-        {
-            gather(train_data.pixels(k), column);
-            *label = train_data.label(k);
-        }
-        let targets = Targets::Labels(&labels);
-        let loss = match config.gradient {
-            GradientMethod::Backprop => net.gradient(&x, targets),
-            GradientMethod::Numerical => net.loss(&x, targets),
-        };
+        let (x, labels) = (&batch.x, &batch.labels);
+        let targets = Targets::Labels(labels);
+        let loss = net.loss(x, targets);
+        rayon::join(
+            || {
+                if config.gradient == GradientMethod::Backprop {
+                    net.backward(x);
+                }
+            },
+            || {
+                if !last {
+                    next.fill(train_data, &indices);
+                }
+            },
+        );
         if !loss.is_finite() {
             return Err(TrainError::Diverged {
                 iteration: i,
@@ -162,7 +171,7 @@ pub fn train<D: Dataset + ?Sized>(
         match config.gradient {
             GradientMethod::Backprop => optimizer.step(&mut net),
             GradientMethod::Numerical => {
-                let grads = net.numerical_gradient(&x, targets);
+                let grads = net.numerical_gradient(x, targets);
                 optimizer.step(&mut WithGradients {
                     net: &mut net,
                     grads: &grads,
@@ -173,7 +182,8 @@ pub fn train<D: Dataset + ?Sized>(
         history.elapsed_s.push(start.elapsed().as_secs_f64());
         observer.on_iteration(i, loss);
 
-        let last = i + 1 == config.iters;
+        std::mem::swap(&mut batch, &mut next);
+
         if i % info.iter_per_epoch == 0 || last {
             let evaluation = Evaluation {
                 iteration: i,
@@ -192,6 +202,45 @@ pub fn train<D: Dataset + ?Sized>(
     }
     observer.on_finish(&history);
     Ok(Trained { net, history })
+}
+
+/// Draws a minibatch's training indices, with replacement (like `np.random.choice`).
+fn draw(rng: &mut ChaCha8Rng, len: usize, indices: &mut [usize]) {
+    for k in indices {
+        *k = rng.random_range(0..len);
+    }
+}
+
+/// A minibatch: one sample per column of `x`, and the samples' labels.
+struct Batch {
+    x: Matrix<f32>,
+    labels: Vec<u8>,
+}
+
+impl Batch {
+    /// A batch of `size` samples of `inputs` values.
+    fn new(inputs: usize, size: usize) -> Self {
+        Self {
+            x: Matrix::zeros(inputs, size),
+            labels: vec![0; size],
+        }
+    }
+
+    /// Gathers the samples `indices` of `data`, pixels divided by 255.
+    fn fill<D: Dataset + ?Sized>(&mut self, data: &D, indices: &[usize]) {
+        touch(data, indices);
+        let inputs = self.x.nrows();
+        for ((column, label), &k) in self
+            .x
+            .as_mut_slice()
+            .chunks_exact_mut(inputs)
+            .zip(&mut self.labels)
+            .zip(indices)
+        {
+            gather(data.pixels(k), column);
+            *label = data.label(k);
+        }
+    }
 }
 
 /// Reads one byte of every cache line of the samples `indices`, so that their memory arrives in
