@@ -1,40 +1,45 @@
 //! Atomic file writes: write to a temporary file in the destination's folder, then rename.
 
-use std::fs::File;
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 /// A temporary file that becomes `dest` on [`TempFile::commit`], and disappears if dropped
-/// before, so that a failed or interrupted write never leaves a file under the final name.
+/// before (the `tempfile` crate removes it), so that a failed or interrupted write never leaves a
+/// file under the final name.
 pub(crate) struct TempFile {
-    temp: PathBuf,
     dest: PathBuf,
-    file: BufWriter<File>,
-    committed: bool,
+    file: BufWriter<NamedTempFile>,
 }
 
 impl TempFile {
-    /// Creates `.<name>.<pid>.tmp` next to `dest`.
+    /// Creates a uniquely named temporary file next to `dest`, readable by all like any new file
+    /// (tempfile's default is owner-only).
     pub(crate) fn create(dest: &Path) -> io::Result<Self> {
-        let name = dest
-            .file_name()
-            .map_or_else(|| "file".into(), |name| name.to_string_lossy().into_owned());
-        let temp = dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-        let file = BufWriter::with_capacity(1 << 16, File::create(&temp)?);
+        let dir = match dest.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(fs::Permissions::from_mode(0o644));
+        }
         Ok(Self {
-            temp,
             dest: dest.to_path_buf(),
-            file,
-            committed: false,
+            file: BufWriter::with_capacity(1 << 16, builder.tempfile_in(dir)?),
         })
     }
 
     /// Flushes and syncs the data, then renames the temporary file to the destination.
-    pub(crate) fn commit(mut self) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.get_ref().sync_all()?;
-        std::fs::rename(&self.temp, &self.dest)?;
-        self.committed = true;
+    pub(crate) fn commit(self) -> io::Result<()> {
+        let file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.as_file().sync_all()?;
+        file.persist(&self.dest)?;
         Ok(())
     }
 }
@@ -50,14 +55,5 @@ impl Write for TempFile {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            // Best effort: the temporary name never looks like a finished file anyway.
-            let _ = std::fs::remove_file(&self.temp);
-        }
     }
 }
