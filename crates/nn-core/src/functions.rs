@@ -6,6 +6,7 @@
 //! sample is a one-column matrix.
 
 use crate::{Float, Matrix, Targets};
+use multiversion::multiversion;
 
 /// The identity function `h(x) = x`, the output activation of regression (§3.5.1).
 pub fn identity<T: Float>(x: T) -> T {
@@ -38,6 +39,8 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 ///     assert!((got - want).abs() < 1e-7);
 /// }
 /// ```
+#[allow(unsafe_code)] // the expansion of `multiversion` calls the clone the CPU supports
+#[multiversion(targets = "simd")]
 pub fn sigmoid_in_place<T: Float>(values: &mut [T]) {
     T::sigmoid_in_place(values);
 }

@@ -51,6 +51,7 @@ pub mod integrate;
 pub mod layers;
 mod model;
 mod net;
+mod pixels;
 mod targets;
 
 pub use float::{Float, Op, PARALLEL_MIN_MULADDS};
@@ -60,6 +61,7 @@ pub use net::{
     Activation, ConfigError, Gradients, NetConfig, Parameters, Params, ParseActivationError,
     PredictScratch, TwoLayerNet,
 };
+pub use pixels::normalize_pixels;
 pub use targets::Targets;
 
 /// The matrix type of the whole workspace: a column-major, heap-allocated nalgebra matrix.
