@@ -32,6 +32,12 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 /// is [`exp_f32`], which the compiler turns into SIMD code (about 4× faster than calling the
 /// C library's `expf` value by value), for `f64` the standard library's.
 ///
+/// The loop is compiled for several instruction sets (AVX-512, AVX2, SSE4.2, and the baseline)
+/// and the best one the CPU supports runs (detected on the first call), so a portable binary
+/// computes 16 sigmoids per instruction on a recent x86-64 (the loop of
+/// [`Float::sigmoid_in_place`] is inlined into each version). The bits are the same in every
+/// version: Rust never fuses a multiplication and an addition unless asked to (`mul_add`).
+///
 /// ```
 /// let mut v = [-1.0_f32, 0.0, 2.0];
 /// nn_core::functions::sigmoid_in_place(&mut v);
@@ -39,7 +45,6 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 ///     assert!((got - want).abs() < 1e-7);
 /// }
 /// ```
-#[allow(unsafe_code)] // the expansion of `multiversion` calls the clone the CPU supports
 #[multiversion(targets = "simd")]
 pub fn sigmoid_in_place<T: Float>(values: &mut [T]) {
     T::sigmoid_in_place(values);

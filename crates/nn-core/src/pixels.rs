@@ -7,9 +7,10 @@ use multiversion::multiversion;
 /// batch is gathered.
 ///
 /// The loop is compiled for several instruction sets (AVX-512, AVX2, SSE4.2, and the baseline)
-/// and the best one the CPU supports is chosen at run time, so a portable binary converts 16
-/// pixels per instruction on a recent x86-64. It keeps the division: multiplying by `1/255`
-/// instead would round some values differently (`tests/functions.rs` shows which).
+/// and the best one the CPU supports runs (detected on the first call), so a portable binary
+/// converts 16 pixels per instruction on a recent x86-64. It keeps the division: multiplying by
+/// `1/255` instead would round 126 of the 256 values differently (`51 · (1/255)` is
+/// `0.20000002`; `tests/functions.rs` checks it).
 ///
 /// # Panics
 /// If `pixels` and `out` differ in length: the caller sizes both, so that is a bug.
@@ -30,9 +31,8 @@ pub fn normalize_pixels(pixels: &[u8], out: &mut [f32]) {
     normalize(pixels, out);
 }
 
-/// The loop of [`normalize_pixels`], on slices of equal length. The expansion of `multiversion`
-/// calls the clone the CPU supports in an `unsafe` block, after checking its features at run time.
-#[allow(unsafe_code)]
+/// The loop of [`normalize_pixels`], on slices of equal length, compiled once per target of
+/// `multiversion`'s `"simd"` set; the first call picks the clone the CPU supports.
 #[multiversion(targets = "simd")]
 fn normalize(pixels: &[u8], out: &mut [f32]) {
     for (o, &p) in out.iter_mut().zip(pixels) {

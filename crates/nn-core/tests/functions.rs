@@ -305,7 +305,11 @@ fn dispatched_sigmoid_has_the_bits_of_the_scalar_formula() {
             if want.is_nan() {
                 assert!(y.is_nan(), "sigmoid({x}) = {y}");
             } else {
-                assert_eq!(y.to_bits(), want.to_bits(), "sigmoid({x}) = {y}, want {want}");
+                assert_eq!(
+                    y.to_bits(),
+                    want.to_bits(),
+                    "sigmoid({x}) = {y}, want {want}"
+                );
             }
         }
     }
