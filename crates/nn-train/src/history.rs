@@ -13,7 +13,9 @@ pub struct Evaluation {
     pub train_acc: f64,
     /// Accuracy over the whole test split, in `[0, 1]`.
     pub test_acc: f64,
-    /// Seconds since the start of training, evaluation included.
+    /// Seconds since the start of training when the evaluation finished. Evaluations run beside
+    /// the loop, so this is later than the `elapsed_s` of iteration `iteration`, and may be
+    /// later than that of the next iterations.
     pub elapsed_s: f64,
 }
 

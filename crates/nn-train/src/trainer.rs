@@ -1,9 +1,13 @@
 //! The book's minibatch loop (§4.5.2, `train_neuralnet.py`) and the accuracy evaluation.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use nn_core::{
     Float, Gradients, Matrix, NetConfig, Param, Parameters, PredictScratch, Targets, TwoLayerNet,
+    normalize_pixels,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -83,8 +87,15 @@ pub struct Trained {
 /// pass, before the update). Accuracy over the whole train and test data is measured after
 /// iteration `i` when `i % iter_per_epoch == 0`, and after the last iteration.
 ///
-/// Evaluation runs in parallel on the current rayon pool, in chunks of [`EVAL_CHUNK`] samples;
-/// the result does not depend on the number of threads.
+/// Evaluations run beside the loop, on the current rayon pool: each one scores a copy of the
+/// network taken after its iteration, in jobs of [`EVAL_CHUNK`] samples that the pool's other
+/// threads pick up while this one goes on training (on MNIST, one core scores an epoch's
+/// evaluation while the other trains the next epoch; the final evaluation runs on all of them).
+/// At most two run at a time: a third waits for the first to finish. The observer hears of
+/// every evaluation in order, once it has finished, a few hundred iterations later on MNIST
+/// (at once on a one-thread pool). The results depend neither on the number of threads nor on
+/// the timing: the counts of correct answers are integers, and the training never waits for
+/// an evaluation's result.
 ///
 /// # Errors
 /// [`TrainError::Diverged`] as soon as a loss is not finite; the others before the first
@@ -129,79 +140,265 @@ pub fn train<D: Dataset + ?Sized>(
     let mut batch = Batch::new(inputs, config.batch_size);
     let mut next = Batch::new(inputs, config.batch_size);
     let mut indices = vec![0usize; config.batch_size];
-    let mut evaluator = Evaluator::new(rayon::current_num_threads());
     let mut history = History::with_capacity(config.iters);
 
     observer.on_start(&info);
     let start = Instant::now();
     draw(&mut rng, train_data.len(), &mut indices);
     batch.fill(train_data, &indices);
-    for i in 0..config.iters {
-        // Batch i+1 is gathered on the other core during batch i's backward pass, whose small
-        // products and sigmoid leave it idle (during the forward pass the gathering would take
-        // it from the first large product's second half). Its indices are drawn now: the
-        // generator is used for nothing else, so the batches are the same as when each one was
-        // drawn just before its iteration.
-        let last = i + 1 == config.iters;
-        if !last {
-            draw(&mut rng, train_data.len(), &mut indices);
-        }
-        let (x, labels) = (&batch.x, &batch.labels);
-        let targets = Targets::Labels(labels);
-        let loss = net.loss(x, targets);
-        rayon::join(
-            || {
-                if config.gradient == GradientMethod::Backprop {
-                    net.backward(x);
-                }
-            },
-            || {
+    let shared = EvalShared {
+        buffers: BufferPool::default(),
+        cancelled: AtomicBool::new(false),
+        start,
+    };
+    // Evaluations run as rayon jobs beside the loop; the scope returns once every job is done.
+    let outcome = rayon::in_place_scope(|scope| {
+        let mut in_flight = VecDeque::with_capacity(2);
+        let result = (|| {
+            for i in 0..config.iters {
+                // Batch i+1 is gathered on the other core during batch i's backward pass, whose
+                // small products and sigmoid leave it idle (during the forward pass the
+                // gathering would take it from the first large product's second half). Its
+                // indices are drawn now: the generator is used for nothing else, so the batches
+                // are the same as when each one was drawn just before its iteration.
+                let last = i + 1 == config.iters;
                 if !last {
-                    next.fill(train_data, &indices);
+                    draw(&mut rng, train_data.len(), &mut indices);
                 }
-            },
-        );
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged {
-                iteration: i,
-                loss,
-                learning_rate: config.learning_rate,
-            });
-        }
-        match config.gradient {
-            GradientMethod::Backprop => optimizer.step(&mut net),
-            GradientMethod::Numerical => {
-                let grads = net.numerical_gradient(x, targets);
-                optimizer.step(&mut WithGradients {
-                    net: &mut net,
-                    grads: &grads,
-                });
+                let (x, labels) = (&batch.x, &batch.labels);
+                let targets = Targets::Labels(labels);
+                let loss = net.loss(x, targets);
+                rayon::join(
+                    || {
+                        if config.gradient == GradientMethod::Backprop {
+                            net.backward(x);
+                        }
+                    },
+                    || {
+                        if !last {
+                            next.fill(train_data, &indices);
+                        }
+                    },
+                );
+                if !loss.is_finite() {
+                    return Err(TrainError::Diverged {
+                        iteration: i,
+                        loss,
+                        learning_rate: config.learning_rate,
+                    });
+                }
+                match config.gradient {
+                    GradientMethod::Backprop => optimizer.step(&mut net),
+                    GradientMethod::Numerical => {
+                        let grads = net.numerical_gradient(x, targets);
+                        optimizer.step(&mut WithGradients {
+                            net: &mut net,
+                            grads: &grads,
+                        });
+                    }
+                }
+                history.train_loss.push(loss);
+                history.elapsed_s.push(start.elapsed().as_secs_f64());
+                observer.on_iteration(i, loss);
+                std::mem::swap(&mut batch, &mut next);
+                report_finished(&mut in_flight, &mut history, observer);
+
+                if i % info.iter_per_epoch == 0 || last {
+                    // At most two evaluations at a time, each holding a copy of the network:
+                    // wait for the previous one (taking part in it) before starting the next.
+                    if let Some(previous) = in_flight.back() {
+                        wait_for(previous);
+                        report_finished(&mut in_flight, &mut history, observer);
+                    }
+                    let epoch = if last {
+                        info.epochs
+                    } else {
+                        i / info.iter_per_epoch
+                    };
+                    let pending = Arc::new(PendingEvaluation::new(
+                        i,
+                        epoch,
+                        &net,
+                        train_data.len(),
+                        test_data.len(),
+                    ));
+                    shared.spawn(scope, &pending, train_data, Split::Train);
+                    shared.spawn(scope, &pending, test_data, Split::Test);
+                    if rayon::current_num_threads() < 2 {
+                        // No other thread to run it: evaluate now, in order.
+                        wait_for(&pending);
+                    }
+                    in_flight.push_back(pending);
+                    report_finished(&mut in_flight, &mut history, observer);
+                }
             }
+            Ok(())
+        })();
+        if result.is_err() {
+            // The remaining chunks of running evaluations return without scoring.
+            shared.cancelled.store(true, Ordering::Relaxed);
         }
-        history.train_loss.push(loss);
-        history.elapsed_s.push(start.elapsed().as_secs_f64());
-        observer.on_iteration(i, loss);
-
-        std::mem::swap(&mut batch, &mut next);
-
-        if i % info.iter_per_epoch == 0 || last {
-            let evaluation = Evaluation {
-                iteration: i,
-                epoch: if last {
-                    info.epochs
-                } else {
-                    i / info.iter_per_epoch
-                },
-                train_acc: evaluator.accuracy(&net, train_data),
-                test_acc: evaluator.accuracy(&net, test_data),
-                elapsed_s: start.elapsed().as_secs_f64(),
-            };
-            history.evaluations.push(evaluation);
-            observer.on_evaluation(&evaluation);
-        }
-    }
+        result.map(|()| in_flight)
+    });
+    // Every evaluation has finished: the scope waited for the last chunk.
+    let mut in_flight = outcome?;
+    report_finished(&mut in_flight, &mut history, observer);
+    debug_assert!(in_flight.is_empty());
     observer.on_finish(&history);
     Ok(Trained { net, history })
+}
+
+/// Which counter of a [`PendingEvaluation`] a chunk adds to.
+#[derive(Clone, Copy)]
+enum Split {
+    Train,
+    Test,
+}
+
+/// An evaluation running beside the training loop: a copy of the network as it was after
+/// `iteration`, and the counts its chunks add up.
+struct PendingEvaluation {
+    iteration: usize,
+    epoch: usize,
+    net: TwoLayerNet<f32>,
+    train_len: usize,
+    test_len: usize,
+    train_correct: AtomicUsize,
+    test_correct: AtomicUsize,
+    chunks_left: AtomicUsize,
+    /// Seconds since the start of training when the last chunk finished.
+    finished_s: OnceLock<f64>,
+}
+
+impl PendingEvaluation {
+    fn new(
+        iteration: usize,
+        epoch: usize,
+        net: &TwoLayerNet<f32>,
+        train_len: usize,
+        test_len: usize,
+    ) -> Self {
+        let snapshot = TwoLayerNet::from_params(net.config().clone(), net.params())
+            .expect("a trained network's own parameters fit its config");
+        Self {
+            iteration,
+            epoch,
+            net: snapshot,
+            train_len,
+            test_len,
+            train_correct: AtomicUsize::new(0),
+            test_correct: AtomicUsize::new(0),
+            chunks_left: AtomicUsize::new(
+                train_len.div_ceil(EVAL_CHUNK) + test_len.div_ceil(EVAL_CHUNK),
+            ),
+            finished_s: OnceLock::new(),
+        }
+    }
+
+    /// The result, once every chunk has been scored.
+    fn result(&self) -> Option<Evaluation> {
+        let &elapsed_s = self.finished_s.get()?;
+        let fraction = |correct: &AtomicUsize, len: usize| {
+            if len == 0 {
+                0.0
+            } else {
+                correct.load(Ordering::Relaxed) as f64 / len as f64
+            }
+        };
+        Some(Evaluation {
+            iteration: self.iteration,
+            epoch: self.epoch,
+            train_acc: fraction(&self.train_correct, self.train_len),
+            test_acc: fraction(&self.test_correct, self.test_len),
+            elapsed_s,
+        })
+    }
+}
+
+/// What every evaluation's chunk jobs share.
+struct EvalShared {
+    buffers: BufferPool,
+    /// Set when the run fails: the remaining chunks return without scoring.
+    cancelled: AtomicBool,
+    /// The start of training, for [`Evaluation::elapsed_s`].
+    start: Instant,
+}
+
+impl EvalShared {
+    /// Spawns one job per chunk of `data`, adding to the `split` counter of `pending`.
+    fn spawn<'scope, D: Dataset + ?Sized>(
+        &'scope self,
+        scope: &rayon::Scope<'scope>,
+        pending: &Arc<PendingEvaluation>,
+        data: &'scope D,
+        split: Split,
+    ) {
+        let n = data.len();
+        for c in 0..n.div_ceil(EVAL_CHUNK) {
+            let pending = Arc::clone(pending);
+            scope.spawn(move |_| {
+                if self.cancelled.load(Ordering::Relaxed) {
+                    return;
+                }
+                let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
+                let mut buffers = self.buffers.take();
+                let correct = buffers.count_correct(&pending.net, data, range);
+                self.buffers.give(buffers);
+                let counter = match split {
+                    Split::Train => &pending.train_correct,
+                    Split::Test => &pending.test_correct,
+                };
+                counter.fetch_add(correct, Ordering::Relaxed);
+                // AcqRel: the last chunk sees every other chunk's count before it sets the time,
+                // and `result` reads the counts after seeing the time.
+                if pending.chunks_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    let _ = pending.finished_s.set(self.start.elapsed().as_secs_f64());
+                }
+            });
+        }
+    }
+}
+
+/// Waits until `pending` has finished, running the pool's jobs meanwhile (its own chunks among
+/// them) when the current thread belongs to the pool.
+fn wait_for(pending: &PendingEvaluation) {
+    while pending.finished_s.get().is_none() {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Moves the finished evaluations at the front of `in_flight` into the history, in order.
+fn report_finished(
+    in_flight: &mut VecDeque<Arc<PendingEvaluation>>,
+    history: &mut History,
+    observer: &mut dyn Observer,
+) {
+    while let Some(evaluation) = in_flight.front().and_then(|p| p.result()) {
+        in_flight.pop_front();
+        history.evaluations.push(evaluation);
+        observer.on_evaluation(&evaluation);
+    }
+}
+
+/// Evaluation buffers, lent to whichever thread scores a chunk: as many get allocated as chunks
+/// run at once (one per thread), once per run.
+#[derive(Default)]
+struct BufferPool(Mutex<Vec<ChunkBuffers>>);
+
+impl BufferPool {
+    fn take(&self) -> ChunkBuffers {
+        let spare = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        spare.unwrap_or_else(ChunkBuffers::new)
+    }
+
+    fn give(&self, buffers: ChunkBuffers) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffers);
+    }
 }
 
 /// Draws a minibatch's training indices, with replacement (like `np.random.choice`).
@@ -237,14 +434,14 @@ impl Batch {
             .zip(&mut self.labels)
             .zip(indices)
         {
-            gather(data.pixels(k), column);
+            normalize_pixels(data.pixels(k), column);
             *label = data.label(k);
         }
     }
 }
 
 /// Reads one byte of every cache line of the samples `indices`, so that their memory arrives in
-/// parallel: these loads are independent, while the conversion in [`gather`] would wait for the
+/// parallel: these loads are independent, while the conversion ([`normalize_pixels`]) would wait for the
 /// randomly placed samples one cache miss at a time. (On MNIST, this cut the batch gathering's
 /// share of a training run's cycles from 13% to 9%.)
 fn touch<D: Dataset + ?Sized>(data: &D, indices: &[usize]) {
@@ -255,13 +452,6 @@ fn touch<D: Dataset + ?Sized>(data: &D, indices: &[usize]) {
         }
     }
     std::hint::black_box(sum);
-}
-
-/// Writes `pixels / 255` into `column`.
-fn gather(pixels: &[u8], column: &mut [f32]) {
-    for (out, &p) in column.iter_mut().zip(pixels) {
-        *out = f32::from(p) / 255.0;
-    }
 }
 
 /// A network's parameters paired with gradients computed outside it (numerically).
@@ -289,10 +479,41 @@ pub struct Evaluator {
     buffers: Vec<ChunkBuffers>,
 }
 
+/// One chunk's input matrix, labels and hidden activations, reused from chunk to chunk.
 struct ChunkBuffers {
     x: Matrix<f32>,
     labels: Vec<u8>,
     scratch: PredictScratch<f32>,
+}
+
+impl ChunkBuffers {
+    /// Empty buffers; they take their size on first use.
+    fn new() -> Self {
+        Self {
+            x: Matrix::zeros(0, 0),
+            labels: Vec::with_capacity(EVAL_CHUNK),
+            scratch: PredictScratch::new(),
+        }
+    }
+
+    /// How many samples of `data[range]` `net` classifies correctly (on the calling thread).
+    fn count_correct<D: Dataset + ?Sized>(
+        &mut self,
+        net: &TwoLayerNet<f32>,
+        data: &D,
+        range: std::ops::Range<usize>,
+    ) -> usize {
+        let inputs = data.input_size();
+        if self.x.shape() != (inputs, range.len()) {
+            self.x = Matrix::zeros(inputs, range.len());
+        }
+        self.labels.clear();
+        for (column, k) in self.x.as_mut_slice().chunks_exact_mut(inputs).zip(range) {
+            normalize_pixels(data.pixels(k), column);
+            self.labels.push(data.label(k));
+        }
+        net.count_correct(&self.x, &self.labels, &mut self.scratch)
+    }
 }
 
 impl Evaluator {
@@ -300,13 +521,7 @@ impl Evaluator {
     /// on first use and keep it while the chunks keep theirs (always, for MNIST's 60000 and
     /// 10000 samples).
     pub fn new(threads: usize) -> Self {
-        let buffers = (0..threads.max(1))
-            .map(|_| ChunkBuffers {
-                x: Matrix::zeros(0, 0),
-                labels: Vec::with_capacity(EVAL_CHUNK),
-                scratch: PredictScratch::new(),
-            })
-            .collect();
+        let buffers = (0..threads.max(1)).map(|_| ChunkBuffers::new()).collect();
         Self { buffers }
     }
 
@@ -319,7 +534,6 @@ impl Evaluator {
         if n == 0 {
             return 0.0;
         }
-        let inputs = data.input_size();
         let chunks = n.div_ceil(EVAL_CHUNK);
         let stride = self.buffers.len();
         let correct: usize = self
@@ -327,20 +541,12 @@ impl Evaluator {
             .par_iter_mut()
             .enumerate()
             .map(|(t, buf)| {
-                let mut correct = 0;
-                for c in (t..chunks).step_by(stride) {
-                    let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
-                    if buf.x.shape() != (inputs, range.len()) {
-                        buf.x = Matrix::zeros(inputs, range.len());
-                    }
-                    buf.labels.clear();
-                    for (column, k) in buf.x.as_mut_slice().chunks_exact_mut(inputs).zip(range) {
-                        gather(data.pixels(k), column);
-                        buf.labels.push(data.label(k));
-                    }
-                    correct += net.count_correct(&buf.x, &buf.labels, &mut buf.scratch);
-                }
-                correct
+                (t..chunks)
+                    .step_by(stride)
+                    .map(|c| {
+                        buf.count_correct(net, data, c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n))
+                    })
+                    .sum::<usize>()
             })
             .sum();
         correct as f64 / n as f64

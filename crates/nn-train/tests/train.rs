@@ -200,6 +200,51 @@ fn the_same_seed_gives_the_same_run_whatever_the_thread_count() {
 }
 
 #[test]
+fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
+    // Evaluations run beside the loop, on a copy of the network: each must score the copy
+    // taken after its own iteration, not whatever the network has become since. A run cut
+    // short after iteration `i` ends with exactly that network, so its parameters, scored
+    // synchronously by an `Evaluator`, give what the long run's evaluation at `i` must say.
+    // 500 / 20 = 25 iterations per epoch: the long run evaluates after 0, 25, 50, ... 149.
+    // A small learning rate, so that the accuracy climbs over several evaluations.
+    let config = TrainConfig {
+        learning_rate: 0.15,
+        ..quick_config()
+    };
+    let (train_data, test_data) = (stripes(500, 1), stripes(4500, 2));
+    let long = run(&config, &train_data, &test_data).unwrap();
+    let evaluations = &long.history.evaluations;
+    let at: Vec<usize> = evaluations.iter().map(|e| e.iteration).collect();
+    assert_eq!(at, [0, 25, 50, 75, 100, 125, 149]);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for e in &evaluations[3..] {
+            let short = TrainConfig {
+                iters: e.iteration + 1,
+                ..config.clone()
+            };
+            let net = run(&short, &train_data, &test_data).unwrap().net;
+            let mut evaluator = Evaluator::new(threads);
+            let (train_acc, test_acc) = pool.install(|| {
+                (
+                    evaluator.accuracy(&net, &train_data),
+                    evaluator.accuracy(&net, &test_data),
+                )
+            });
+            assert_eq!((e.train_acc, e.test_acc), (train_acc, test_acc), "{e:?}");
+        }
+    }
+    // From iteration 75 on, the accuracy changes at every evaluation (about 0.2, 0.56, 0.35,
+    // 0.93), so an evaluation of a later or an earlier network would be seen.
+    for pair in evaluations[3..].windows(2) {
+        assert_ne!(pair[0].test_acc, pair[1].test_acc, "{pair:?}");
+    }
+}
+
+#[test]
 fn accuracy_over_several_chunks_counts_every_sample_once() {
     // A net that predicts the brighter of two inputs: W1 = I, ReLU, W2 = I.
     let config = NetConfig {
