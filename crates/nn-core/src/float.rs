@@ -38,17 +38,17 @@
 //!
 //! After a split product a "keeper" job stays in the pool: it runs whatever work appears and spins
 //! in between, and leaves after 200 µs without work. Without it the second thread falls asleep
-//! between products (nn-train gathers the next batch in the meantime) and waking it up costs
+//! between products (during the element-wise work of a training step) and waking it up costs
 //! about as much as it saves: in `nn-cli train` (10000 steps, 2 threads) steps took 294 µs without
 //! the keeper, 210–240 µs with it, 264 µs on one thread; the whole run went from 4.0 s to
 //! 3.0–3.3 s (4.2 s on one thread). The keeper only runs jobs, so it changes no result.
 //!
 //! A keeper never spins on the thread that spawned it: rayon puts the job on that thread's own
-//! deque, and a thread waiting in an outer `join` (nn-train gathers the next batch on the other
-//! core during the backward pass) would pop it and spin its 200 µs instead of getting on with
-//! its work. Popped there, it leaves at once. With that and the overlapped gathering, a training
-//! step of `nn-cli train` went from 241–246 µs to 209–218 µs (median, side by side on the
-//! shared machine).
+//! deque, and a thread waiting for a stolen job (nn-train's batch gathering is split with
+//! `rayon::join` too) or taking part in pending work would pop it and spin its 200 µs instead of
+//! getting on with its own work. Popped there, it leaves at once. (Measured again with nn-train's
+//! evaluations running beside the loop: `nn-cli train` takes 2.24 s with the keeper, 2.47 s
+//! without, medians of 5 side by side.)
 //!
 //! [`Float::gemm_serial`] makes the same two kernel calls in turn on the calling thread (same bits
 //! again): for callers that already run independent products on several threads (chunked

@@ -473,8 +473,7 @@ impl<T: Float> TwoLayerNet<T> {
 
     /// The second half of [`gradient`](Self::gradient): the layers' backward passes, from what
     /// the last call of [`loss`](Self::loss) left in them. `x` must be the batch given to that
-    /// call. (nn-train gathers the next batch on the other core meanwhile: the backward pass has
-    /// more single-threaded work than the forward one.)
+    /// call.
     ///
     /// # Panics
     /// If [`loss`](Self::loss) was never called, or on a batch of another shape than `x`.

@@ -81,8 +81,8 @@ pub struct Trained {
 /// The config is checked first ([`TrainConfig::check`]). A ChaCha8 generator seeded with
 /// `config.seed` draws the initial weights, then each iteration's `batch_size` training indices
 /// (with replacement, like `np.random.choice`). Each iteration gathers the samples into a batch
-/// matrix allocated once (two, in fact: the next batch is gathered on another thread during the
-/// backward pass), computes the gradient (backprop or numerical), lets `optimizer`
+/// matrix allocated once (half of them on another thread when one is free), computes the
+/// gradient (backprop or numerical), lets `optimizer`
 /// update the parameters and records the minibatch loss (computed by the gradient's forward
 /// pass, before the update). Accuracy over the whole train and test data is measured after
 /// iteration `i` when `i % iter_per_epoch == 0`, and after the last iteration.
@@ -138,14 +138,11 @@ pub fn train<D: Dataset + ?Sized>(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     rng.set_stream(1);
     let mut batch = Batch::new(inputs, config.batch_size);
-    let mut next = Batch::new(inputs, config.batch_size);
     let mut indices = vec![0usize; config.batch_size];
     let mut history = History::with_capacity(config.iters);
 
     observer.on_start(&info);
     let start = Instant::now();
-    draw(&mut rng, train_data.len(), &mut indices);
-    batch.fill(train_data, &indices);
     let shared = EvalShared {
         buffers: BufferPool::default(),
         cancelled: AtomicBool::new(false),
@@ -156,30 +153,11 @@ pub fn train<D: Dataset + ?Sized>(
         let mut in_flight = VecDeque::with_capacity(2);
         let result = (|| {
             for i in 0..config.iters {
-                // Batch i+1 is gathered on the other core during batch i's backward pass, whose
-                // small products and sigmoid leave it idle (during the forward pass the
-                // gathering would take it from the first large product's second half). Its
-                // indices are drawn now: the generator is used for nothing else, so the batches
-                // are the same as when each one was drawn just before its iteration.
-                let last = i + 1 == config.iters;
-                if !last {
-                    draw(&mut rng, train_data.len(), &mut indices);
-                }
+                draw(&mut rng, train_data.len(), &mut indices);
+                batch.fill(train_data, &indices);
                 let (x, labels) = (&batch.x, &batch.labels);
                 let targets = Targets::Labels(labels);
                 let loss = net.loss(x, targets);
-                rayon::join(
-                    || {
-                        if config.gradient == GradientMethod::Backprop {
-                            net.backward(x);
-                        }
-                    },
-                    || {
-                        if !last {
-                            next.fill(train_data, &indices);
-                        }
-                    },
-                );
                 if !loss.is_finite() {
                     return Err(TrainError::Diverged {
                         iteration: i,
@@ -188,7 +166,10 @@ pub fn train<D: Dataset + ?Sized>(
                     });
                 }
                 match config.gradient {
-                    GradientMethod::Backprop => optimizer.step(&mut net),
+                    GradientMethod::Backprop => {
+                        net.backward(x);
+                        optimizer.step(&mut net);
+                    }
                     GradientMethod::Numerical => {
                         let grads = net.numerical_gradient(x, targets);
                         optimizer.step(&mut WithGradients {
@@ -200,9 +181,9 @@ pub fn train<D: Dataset + ?Sized>(
                 history.train_loss.push(loss);
                 history.elapsed_s.push(start.elapsed().as_secs_f64());
                 observer.on_iteration(i, loss);
-                std::mem::swap(&mut batch, &mut next);
                 report_finished(&mut in_flight, &mut history, observer);
 
+                let last = i + 1 == config.iters;
                 if i % info.iter_per_epoch == 0 || last {
                     // At most two evaluations at a time, each holding a copy of the network:
                     // wait for the previous one (taking part in it) before starting the next.
@@ -423,27 +404,36 @@ impl Batch {
         }
     }
 
-    /// Gathers the samples `indices` of `data`, pixels divided by 255.
+    /// Gathers the samples `indices` of `data`, pixels divided by 255: the first half of the
+    /// columns on this thread, the second half on another one if it is free (`rayon::join`).
     fn fill<D: Dataset + ?Sized>(&mut self, data: &D, indices: &[usize]) {
-        touch(data, indices);
         let inputs = self.x.nrows();
-        for ((column, label), &k) in self
-            .x
-            .as_mut_slice()
-            .chunks_exact_mut(inputs)
-            .zip(&mut self.labels)
-            .zip(indices)
-        {
-            normalize_pixels(data.pixels(k), column);
-            *label = data.label(k);
-        }
+        let half = indices.len() / 2;
+        let (x_left, x_right) = self.x.as_mut_slice().split_at_mut(half * inputs);
+        let (labels_left, labels_right) = self.labels.split_at_mut(half);
+        let (left, right) = indices.split_at(half);
+        rayon::join(
+            || gather(data, left, x_left, labels_left),
+            || gather(data, right, x_right, labels_right),
+        );
+    }
+}
+
+/// Writes the samples `indices` of `data` into the columns of `x` (pixels divided by 255) and
+/// their labels into `labels`.
+fn gather<D: Dataset + ?Sized>(data: &D, indices: &[usize], x: &mut [f32], labels: &mut [u8]) {
+    touch(data, indices);
+    let inputs = data.input_size();
+    for ((column, label), &k) in x.chunks_exact_mut(inputs).zip(labels).zip(indices) {
+        normalize_pixels(data.pixels(k), column);
+        *label = data.label(k);
     }
 }
 
 /// Reads one byte of every cache line of the samples `indices`, so that their memory arrives in
-/// parallel: these loads are independent, while the conversion ([`normalize_pixels`]) would wait for the
-/// randomly placed samples one cache miss at a time. (On MNIST, this cut the batch gathering's
-/// share of a training run's cycles from 13% to 9%.)
+/// parallel: these loads are independent, while the conversion ([`normalize_pixels`]) would
+/// wait for the randomly placed samples one cache miss at a time. (On MNIST, this cut the batch
+/// gathering's share of a training run's cycles from 13% to 9%.)
 fn touch<D: Dataset + ?Sized>(data: &D, indices: &[usize]) {
     let mut sum = 0u8;
     for &k in indices {
