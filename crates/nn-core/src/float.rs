@@ -370,6 +370,9 @@ impl Float for f32 {
         f64::from(self)
     }
 
+    // Always inlined: `functions::sigmoid_in_place` compiles one clone of its caller per
+    // instruction set (`multiversion`), and only an inlined loop is vectorised for each.
+    #[inline(always)]
     fn sigmoid_in_place(values: &mut [Self]) {
         for v in values {
             *v = 1.0 / (1.0 + crate::functions::exp_f32(-*v));

@@ -59,6 +59,7 @@ pub fn sigmoid_in_place<T: Float>(values: &mut [T]) {
 /// `[−87.3, 88.3]`, where `exp` is a normal `f32`: large arguments give `2.2·10³⁸` instead of
 /// infinity, so the sigmoid of `x < −88.3` is a subnormal below `5·10⁻³⁹` instead of `0`. NaN
 /// stays NaN.
+#[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4; // 355/512: n·LN2_HI is exact for |n| < 2¹⁴
     const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 − LN2_HI
