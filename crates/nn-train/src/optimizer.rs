@@ -27,11 +27,42 @@ impl<T> Sgd<T> {
     }
 }
 
+/// Parameters of at least this many values are updated in two halves, the second one on another
+/// thread when one is free (`rayon::join`). A large gradient comes from nn-core's split product
+/// (see [`nn_core::PARALLEL_MIN_MULADDS`]): its halves are the two cores' halves of the product,
+/// each still in the cache of the core that computed it. (`W1` of the book's network: 39200
+/// values; updating it while the other core is free went from 17 µs to 10 µs in `nn-cli train`.)
+const SPLIT_MIN_LEN: usize = 1 << 14;
+
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut dyn Parameters<T>) {
         let lr = self.lr;
         params.visit_params(&mut |p| {
-            p.value.zip_apply(p.grad, |value, grad| *value -= lr * grad);
+            assert_eq!(
+                p.value.shape(),
+                p.grad.shape(),
+                "{}: the gradient's shape differs from the parameter's",
+                p.name
+            );
+            let (values, grads) = (p.value.as_mut_slice(), p.grad.as_slice());
+            if values.len() >= SPLIT_MIN_LEN {
+                let half = values.len() / 2;
+                let (values_1, values_2) = values.split_at_mut(half);
+                let (grads_1, grads_2) = grads.split_at(half);
+                rayon::join(
+                    || descend(lr, values_1, grads_1),
+                    || descend(lr, values_2, grads_2),
+                );
+            } else {
+                descend(lr, values, grads);
+            }
         });
+    }
+}
+
+/// `value ← value − lr · grad`, element by element.
+fn descend<T: Float>(lr: T, values: &mut [T], grads: &[T]) {
+    for (value, &grad) in values.iter_mut().zip(grads) {
+        *value -= lr * grad;
     }
 }

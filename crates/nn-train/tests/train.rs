@@ -302,6 +302,29 @@ fn sgd_subtracts_the_learning_rate_times_the_gradient() {
     };
     Sgd::new(0.25).step(&mut params);
     assert_eq!(params.value.as_slice(), &[0.875, -1.0]);
+
+    // A parameter as large as the book's W1 is updated in two halves, on two threads when
+    // there are two: every value still gets exactly its own update (small integers and
+    // eighths, so every result is exact).
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (rows, cols) = (784, 50);
+        let mut params = Two {
+            value: Matrix::from_fn(rows, cols, |i, j| (i * cols + j) as f64),
+            grad: Matrix::from_fn(rows, cols, |i, j| ((i + 3 * j) % 17) as f64 - 8.0),
+        };
+        pool.install(|| Sgd::new(0.125).step(&mut params));
+        for ((i, j), &v) in (0..cols)
+            .flat_map(|j| (0..rows).map(move |i| (i, j)))
+            .zip(params.value.as_slice())
+        {
+            let want = (i * cols + j) as f64 - 0.125 * (((i + 3 * j) % 17) as f64 - 8.0);
+            assert_eq!(v, want, "({i}, {j}) on {threads} threads");
+        }
+    }
 }
 
 #[test]
