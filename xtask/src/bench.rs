@@ -428,7 +428,8 @@ struct HistorySummary {
     iterations: usize,
     evaluations: usize,
     final_test_acc: f64,
-    /// Seconds of the training loop, evaluations included: the largest `elapsed_s`.
+    /// Seconds from the start of training to the end of the last iteration: the largest
+    /// `elapsed_s`. The evaluations run beside the loop, all but the final one within that time.
     loop_s: f64,
 }
 
@@ -594,12 +595,15 @@ fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> 
     );
     println!("FLOP lower bound at the {peak:.1} GFLOP/s peak: {bound_s:.2} s");
     println!(
-        "nn-cli train: training loop {loop_s:.2} s = {:.1} GFLOP/s ({:.0} % of peak); \
-         end to end {:.2} s = {:.2}× the lower bound",
-        flop / loop_s / 1e9,
-        100.0 * flop / loop_s / 1e9 / peak,
+        "nn-cli train: end to end {:.2} s = {:.1} GFLOP/s ({:.0} % of peak) = {:.2}× the lower \
+         bound; training loop {loop_s:.2} s (to the end of its last iteration, {} of the {} \
+         evaluations beside it)",
         us.wall_s,
-        us.wall_s / bound_s
+        flop / us.wall_s / 1e9,
+        100.0 * flop / us.wall_s / 1e9 / peak,
+        us.wall_s / bound_s,
+        work.evaluations.saturating_sub(1),
+        work.evaluations
     );
 
     println!();

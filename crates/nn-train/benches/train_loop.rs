@@ -46,6 +46,8 @@ impl Dataset for Synthetic {
 
 fn bench(c: &mut Criterion) {
     let (train_data, test_data) = (Synthetic::new(6000, 1), Synthetic::new(1000, 2));
+    // Inside a pool, as nn-cli calls it, so that evaluations run beside the loop.
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
     for activation in [Activation::Sigmoid, Activation::Relu] {
         let config = TrainConfig {
             iters: 120,
@@ -55,7 +57,8 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("train 120 iterations, {activation}"), |b| {
             b.iter(|| {
                 let mut sgd = Sgd::new(0.1);
-                train(&config, &train_data, &test_data, &mut sgd, &mut Silent).unwrap()
+                pool.install(|| train(&config, &train_data, &test_data, &mut sgd, &mut Silent))
+                    .unwrap()
             })
         });
     }

@@ -14,8 +14,8 @@ pub struct Evaluation {
     /// Accuracy over the whole test split, in `[0, 1]`.
     pub test_acc: f64,
     /// Seconds since the start of training when the evaluation finished. Evaluations run beside
-    /// the loop, so this is later than the `elapsed_s` of iteration `iteration`, and may be
-    /// later than that of the next iterations.
+    /// the loop, so this is later than the end of iteration `iteration`, and may be later than
+    /// the end of the next iterations.
     pub elapsed_s: f64,
 }
 
@@ -54,9 +54,11 @@ impl History {
     }
 
     /// Writes the history as CSV: a header `iteration,train_loss,train_acc,test_acc,elapsed_s`
-    /// and one row per iteration. The accuracy columns are filled only on the rows of iterations
-    /// after which an evaluation ran, and left empty elsewhere, so that a plotting tool sees the
-    /// loss curve at full resolution and the accuracy points exactly where they were measured.
+    /// and one row per iteration, with the seconds since the start at the end of that iteration.
+    /// The accuracy columns are filled only on the rows of iterations after which an evaluation
+    /// ran, and left empty elsewhere, so that a plotting tool sees the loss curve at full
+    /// resolution and the accuracy points exactly where they were measured. (When each
+    /// evaluation finished is in [`Evaluation::elapsed_s`], not in the file.)
     ///
     /// ```
     /// use nn_train::{Evaluation, History};
@@ -70,7 +72,7 @@ impl History {
     /// history.write_csv(&mut csv).unwrap();
     /// assert_eq!(
     ///     String::from_utf8(csv).unwrap(),
-    ///     "iteration,train_loss,train_acc,test_acc,elapsed_s\n0,2.5,,,0.5\n1,1.25,0.5,0.25,1.5\n"
+    ///     "iteration,train_loss,train_acc,test_acc,elapsed_s\n0,2.5,,,0.5\n1,1.25,0.5,0.25,1\n"
     /// );
     /// ```
     pub fn write_csv<W: Write>(&self, mut out: W) -> io::Result<()> {
@@ -78,11 +80,7 @@ impl History {
         let mut evals = self.evaluations.iter().peekable();
         for (i, (loss, elapsed)) in self.train_loss.iter().zip(&self.elapsed_s).enumerate() {
             match evals.next_if(|e| e.iteration == i) {
-                Some(e) => writeln!(
-                    out,
-                    "{i},{loss},{},{},{}",
-                    e.train_acc, e.test_acc, e.elapsed_s
-                )?,
+                Some(e) => writeln!(out, "{i},{loss},{},{},{elapsed}", e.train_acc, e.test_acc)?,
                 None => writeln!(out, "{i},{loss},,,{elapsed}")?,
             }
         }

@@ -1,6 +1,5 @@
 //! The book's minibatch loop (§4.5.2, `train_neuralnet.py`) and the accuracy evaluation.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
@@ -19,10 +18,12 @@ use crate::history::{Evaluation, History};
 use crate::observer::{Observer, RunInfo};
 use crate::optimizer::Optimizer;
 
-/// Samples per evaluation chunk: each thread reuses one `(input_size, EVAL_CHUNK)` buffer.
+/// Samples per evaluation chunk: the unit of work of an evaluation, scored by one thread in an
+/// `(input_size, EVAL_CHUNK)` buffer (3 MB for MNIST) that it reuses for the next chunk.
 ///
-/// MNIST's 60000 training and 10000 test samples make 60 and 10 chunks, which two threads share
-/// evenly (chunks of 2000 split the test set 3 + 2), and each thread's buffer is 3 MB.
+/// MNIST's 60000 training and 10000 test samples make 60 and 10 chunks of about a millisecond
+/// each: small enough to share a final evaluation evenly between two cores, large enough for the
+/// kernel to run near its peak (smaller chunks, 250 to 500, measured no faster).
 pub const EVAL_CHUNK: usize = 1000;
 
 /// Why a run could not start or did not finish.
@@ -91,11 +92,13 @@ pub struct Trained {
 /// network taken after its iteration, in jobs of [`EVAL_CHUNK`] samples that the pool's other
 /// threads pick up while this one goes on training (on MNIST, one core scores an epoch's
 /// evaluation while the other trains the next epoch; the final evaluation runs on all of them).
-/// At most two run at a time: a third waits for the first to finish. The observer hears of
-/// every evaluation in order, once it has finished, a few hundred iterations later on MNIST
-/// (at once on a one-thread pool). The results depend neither on the number of threads nor on
-/// the timing: the counts of correct answers are integers, and the training never waits for
-/// an evaluation's result.
+/// One runs at a time: the next one first waits for it. The observer hears of each evaluation
+/// once it has finished, in order: a few hundred iterations later on MNIST. Call `train` from
+/// inside a pool of two threads or more (`pool.install(|| train(...))`, as nn-cli does) to get
+/// that overlap; on one thread, or called from outside any rayon pool, it waits for each
+/// evaluation at once (whose chunks still run in parallel on the global pool). The results
+/// depend neither on the number of threads nor on the timing: the counts of correct answers are
+/// integers, and the training never reads an evaluation's result.
 ///
 /// # Errors
 /// [`TrainError::Diverged`] as soon as a loss is not finite; the others before the first
@@ -145,86 +148,78 @@ pub fn train<D: Dataset + ?Sized>(
     let start = Instant::now();
     let shared = EvalShared {
         buffers: BufferPool::default(),
-        cancelled: AtomicBool::new(false),
         start,
     };
-    // Evaluations run as rayon jobs beside the loop; the scope returns once every job is done.
-    let outcome = rayon::in_place_scope(|scope| {
-        let mut in_flight = VecDeque::with_capacity(2);
-        let result = (|| {
-            for i in 0..config.iters {
-                draw(&mut rng, train_data.len(), &mut indices);
-                batch.fill(train_data, &indices);
-                let (x, labels) = (&batch.x, &batch.labels);
-                let targets = Targets::Labels(labels);
-                let loss = net.loss(x, targets);
-                if !loss.is_finite() {
-                    return Err(TrainError::Diverged {
-                        iteration: i,
-                        loss,
-                        learning_rate: config.learning_rate,
+    // Evaluations run beside the loop when another thread of the current pool can take their
+    // jobs. On one thread, or outside any rayon pool (where the jobs would queue in front of the
+    // loop's own `join`s), each one is waited for at once, its chunks still in parallel.
+    let beside = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
+    // The scope returns once every evaluation job is done, and passes on a job's panic.
+    rayon::in_place_scope(|scope| {
+        // The evaluation under way, if any: one at a time, each holding a copy of the network.
+        let mut running: Option<Arc<PendingEvaluation>> = None;
+        for i in 0..config.iters {
+            draw(&mut rng, train_data.len(), &mut indices);
+            batch.fill(train_data, &indices);
+            let (x, labels) = (&batch.x, &batch.labels);
+            let targets = Targets::Labels(labels);
+            let loss = net.loss(x, targets);
+            if !loss.is_finite() {
+                // The history keeps every evaluation before the divergence.
+                finish(&mut running, &mut history, observer);
+                return Err(TrainError::Diverged {
+                    iteration: i,
+                    loss,
+                    learning_rate: config.learning_rate,
+                });
+            }
+            match config.gradient {
+                GradientMethod::Backprop => {
+                    net.backward(x);
+                    optimizer.step(&mut net);
+                }
+                GradientMethod::Numerical => {
+                    let grads = net.numerical_gradient(x, targets);
+                    optimizer.step(&mut WithGradients {
+                        net: &mut net,
+                        grads: &grads,
                     });
                 }
-                match config.gradient {
-                    GradientMethod::Backprop => {
-                        net.backward(x);
-                        optimizer.step(&mut net);
-                    }
-                    GradientMethod::Numerical => {
-                        let grads = net.numerical_gradient(x, targets);
-                        optimizer.step(&mut WithGradients {
-                            net: &mut net,
-                            grads: &grads,
-                        });
-                    }
-                }
-                history.train_loss.push(loss);
-                history.elapsed_s.push(start.elapsed().as_secs_f64());
-                observer.on_iteration(i, loss);
-                report_finished(&mut in_flight, &mut history, observer);
+            }
+            history.train_loss.push(loss);
+            history.elapsed_s.push(start.elapsed().as_secs_f64());
+            observer.on_iteration(i, loss);
+            if running.as_ref().is_some_and(|p| p.is_done()) {
+                finish(&mut running, &mut history, observer);
+            }
 
-                let last = i + 1 == config.iters;
-                if i % info.iter_per_epoch == 0 || last {
-                    // At most two evaluations at a time, each holding a copy of the network:
-                    // wait for the previous one (taking part in it) before starting the next.
-                    if let Some(previous) = in_flight.back() {
-                        wait_for(previous);
-                        report_finished(&mut in_flight, &mut history, observer);
-                    }
-                    let epoch = if last {
-                        info.epochs
-                    } else {
-                        i / info.iter_per_epoch
-                    };
-                    let pending = Arc::new(PendingEvaluation::new(
-                        i,
-                        epoch,
-                        &net,
-                        train_data.len(),
-                        test_data.len(),
-                    ));
-                    shared.spawn(scope, &pending, train_data, Split::Train);
-                    shared.spawn(scope, &pending, test_data, Split::Test);
-                    if rayon::current_num_threads() < 2 {
-                        // No other thread to run it: evaluate now, in order.
-                        wait_for(&pending);
-                    }
-                    in_flight.push_back(pending);
-                    report_finished(&mut in_flight, &mut history, observer);
+            let last = i + 1 == config.iters;
+            if i % info.iter_per_epoch == 0 || last {
+                // Wait for the previous evaluation (taking part in it) before the next one.
+                finish(&mut running, &mut history, observer);
+                let epoch = if last {
+                    info.epochs
+                } else {
+                    i / info.iter_per_epoch
+                };
+                let pending = Arc::new(PendingEvaluation::new(
+                    i,
+                    epoch,
+                    &net,
+                    train_data.len(),
+                    test_data.len(),
+                ));
+                shared.spawn(scope, &pending, train_data, Split::Train);
+                shared.spawn(scope, &pending, test_data, Split::Test);
+                running = Some(pending);
+                if !beside {
+                    finish(&mut running, &mut history, observer);
                 }
             }
-            Ok(())
-        })();
-        if result.is_err() {
-            // The remaining chunks of running evaluations return without scoring.
-            shared.cancelled.store(true, Ordering::Relaxed);
         }
-        result.map(|()| in_flight)
-    });
-    // Every evaluation has finished: the scope waited for the last chunk.
-    let mut in_flight = outcome?;
-    report_finished(&mut in_flight, &mut history, observer);
-    debug_assert!(in_flight.is_empty());
+        finish(&mut running, &mut history, observer);
+        Ok(())
+    })?;
     observer.on_finish(&history);
     Ok(Trained { net, history })
 }
@@ -249,6 +244,8 @@ struct PendingEvaluation {
     chunks_left: AtomicUsize,
     /// Seconds since the start of training when the last chunk finished.
     finished_s: OnceLock<f64>,
+    /// Set when a chunk panicked: the evaluation will never finish.
+    failed: AtomicBool,
 }
 
 impl PendingEvaluation {
@@ -273,7 +270,13 @@ impl PendingEvaluation {
                 train_len.div_ceil(EVAL_CHUNK) + test_len.div_ceil(EVAL_CHUNK),
             ),
             finished_s: OnceLock::new(),
+            failed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether every chunk has been scored.
+    fn is_done(&self) -> bool {
+        self.finished_s.get().is_some()
     }
 
     /// The result, once every chunk has been scored.
@@ -296,11 +299,31 @@ impl PendingEvaluation {
     }
 }
 
+/// Counts a chunk as done when dropped, even by a panic (which marks the evaluation failed, so
+/// that nobody waits for it forever).
+struct ChunkDone<'a> {
+    pending: &'a PendingEvaluation,
+    start: Instant,
+}
+
+impl Drop for ChunkDone<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.pending.failed.store(true, Ordering::Release);
+        } else if self.pending.chunks_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // AcqRel: the last chunk sees every other chunk's count before it sets the time,
+            // and `result` reads the counts after seeing the time.
+            let _ = self
+                .pending
+                .finished_s
+                .set(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
 /// What every evaluation's chunk jobs share.
 struct EvalShared {
     buffers: BufferPool,
-    /// Set when the run fails: the remaining chunks return without scoring.
-    cancelled: AtomicBool,
     /// The start of training, for [`Evaluation::elapsed_s`].
     start: Instant,
 }
@@ -318,9 +341,10 @@ impl EvalShared {
         for c in 0..n.div_ceil(EVAL_CHUNK) {
             let pending = Arc::clone(pending);
             scope.spawn(move |_| {
-                if self.cancelled.load(Ordering::Relaxed) {
-                    return;
-                }
+                let _done = ChunkDone {
+                    pending: &pending,
+                    start: self.start,
+                };
                 let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n);
                 let mut buffers = self.buffers.take();
                 let correct = buffers.count_correct(&pending.net, data, range);
@@ -330,41 +354,39 @@ impl EvalShared {
                     Split::Test => &pending.test_correct,
                 };
                 counter.fetch_add(correct, Ordering::Relaxed);
-                // AcqRel: the last chunk sees every other chunk's count before it sets the time,
-                // and `result` reads the counts after seeing the time.
-                if pending.chunks_left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    let _ = pending.finished_s.set(self.start.elapsed().as_secs_f64());
-                }
             });
         }
     }
 }
 
-/// Waits until `pending` has finished, running the pool's jobs meanwhile (its own chunks among
-/// them) when the current thread belongs to the pool.
-fn wait_for(pending: &PendingEvaluation) {
-    while pending.finished_s.get().is_none() {
+/// Waits for the evaluation under way, if any, then records it in the history and tells the
+/// observer. Meanwhile this thread runs the pool's pending jobs when it belongs to the pool
+/// (the evaluation's own chunks, or any other job).
+///
+/// # Panics
+/// If a chunk of the evaluation panicked (the enclosing scope then passes on that first panic).
+fn finish(
+    running: &mut Option<Arc<PendingEvaluation>>,
+    history: &mut History,
+    observer: &mut dyn Observer,
+) {
+    let Some(pending) = running.take() else {
+        return;
+    };
+    while !pending.is_done() && !pending.failed.load(Ordering::Acquire) {
         if rayon::yield_now() != Some(rayon::Yield::Executed) {
             std::thread::yield_now();
         }
     }
-}
-
-/// Moves the finished evaluations at the front of `in_flight` into the history, in order.
-fn report_finished(
-    in_flight: &mut VecDeque<Arc<PendingEvaluation>>,
-    history: &mut History,
-    observer: &mut dyn Observer,
-) {
-    while let Some(evaluation) = in_flight.front().and_then(|p| p.result()) {
-        in_flight.pop_front();
-        history.evaluations.push(evaluation);
-        observer.on_evaluation(&evaluation);
-    }
+    let evaluation = pending
+        .result()
+        .expect("an evaluation job panicked while scoring a chunk");
+    history.evaluations.push(evaluation);
+    observer.on_evaluation(&evaluation);
 }
 
 /// Evaluation buffers, lent to whichever thread scores a chunk: as many get allocated as chunks
-/// run at once (one per thread), once per run.
+/// run at once (one per thread: a chunk's products run on its own thread), once per run.
 #[derive(Default)]
 struct BufferPool(Mutex<Vec<ChunkBuffers>>);
 
@@ -464,7 +486,9 @@ impl<T: Float> Parameters<T> for WithGradients<'_, T> {
     }
 }
 
-/// Accuracy over a whole dataset, in parallel chunks, with buffers allocated once per thread.
+/// Accuracy over a whole dataset, in parallel chunks, with buffers allocated once per thread: the
+/// same chunks and counts as the evaluations of [`train`], scored at once on the current pool,
+/// for a network outside training.
 pub struct Evaluator {
     buffers: Vec<ChunkBuffers>,
 }

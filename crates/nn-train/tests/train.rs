@@ -212,15 +212,16 @@ fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
         ..quick_config()
     };
     let (train_data, test_data) = (stripes(500, 1), stripes(4500, 2));
-    let long = run(&config, &train_data, &test_data).unwrap();
-    let evaluations = &long.history.evaluations;
-    let at: Vec<usize> = evaluations.iter().map(|e| e.iteration).collect();
-    assert_eq!(at, [0, 25, 50, 75, 100, 125, 149]);
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
+        // On two threads the evaluations run beside the loop; on one, at once.
+        let long = pool.install(|| run(&config, &train_data, &test_data).unwrap());
+        let evaluations = &long.history.evaluations;
+        let at: Vec<usize> = evaluations.iter().map(|e| e.iteration).collect();
+        assert_eq!(at, [0, 25, 50, 75, 100, 125, 149]);
         for e in &evaluations[3..] {
             let short = TrainConfig {
                 iters: e.iteration + 1,
@@ -236,11 +237,11 @@ fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
             });
             assert_eq!((e.train_acc, e.test_acc), (train_acc, test_acc), "{e:?}");
         }
-    }
-    // From iteration 75 on, the accuracy changes at every evaluation (about 0.2, 0.56, 0.35,
-    // 0.93), so an evaluation of a later or an earlier network would be seen.
-    for pair in evaluations[3..].windows(2) {
-        assert_ne!(pair[0].test_acc, pair[1].test_acc, "{pair:?}");
+        // From iteration 75 on, the accuracy changes at every evaluation (about 0.2, 0.56,
+        // 0.35, 0.93), so an evaluation of a later or an earlier network would be seen.
+        for pair in evaluations[3..].windows(2) {
+            assert_ne!(pair[0].test_acc, pair[1].test_acc, "{pair:?}");
+        }
     }
 }
 
@@ -366,7 +367,23 @@ fn a_diverging_run_stops_with_the_iteration_and_advice() {
         learning_rate: 1e30,
         ..quick_config()
     };
-    let Err(err) = run(&config, &train_data, &test_data) else {
+    // Evaluations run beside the loop: those of the iterations before the divergence still
+    // reach the observer. (100 / 20 = 5 iterations per epoch.)
+    #[derive(Default)]
+    struct Evaluations(Vec<usize>);
+    impl Observer for Evaluations {
+        fn on_evaluation(&mut self, evaluation: &Evaluation) {
+            self.0.push(evaluation.iteration);
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut seen = Evaluations::default();
+    let mut sgd = Sgd::new(config.learning_rate as f32);
+    let result = pool.install(|| train(&config, &train_data, &test_data, &mut sgd, &mut seen));
+    let Err(err) = result else {
         panic!("a learning rate of 1e30 should diverge");
     };
     let TrainError::Diverged {
@@ -378,6 +395,8 @@ fn a_diverging_run_stops_with_the_iteration_and_advice() {
         panic!("expected divergence, got {err}");
     };
     assert!(iteration > 0 && iteration < 150, "{iteration}");
+    let before: Vec<usize> = (0..iteration).step_by(5).collect();
+    assert_eq!(seen.0, before);
     assert!(!loss.is_finite());
     assert_eq!(learning_rate, 1e30);
     let message = err.to_string();
@@ -421,4 +440,57 @@ fn bad_inputs_are_errors_before_training() {
         run(&quick_config(), &train_data, &empty),
         Err(TrainError::EmptyTest)
     ));
+}
+
+#[test]
+fn a_panic_while_evaluating_is_passed_on_instead_of_hanging() {
+    /// A dataset whose sample 7 is one value short: a bug of the `Dataset` implementation,
+    /// which only the evaluation of the test split reads.
+    struct Short(Memory);
+    impl Dataset for Short {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn input_size(&self) -> usize {
+            self.0.input_size()
+        }
+        fn num_classes(&self) -> usize {
+            self.0.num_classes()
+        }
+        fn pixels(&self, i: usize) -> &[u8] {
+            let pixels = self.0.pixels(i);
+            if i == 7 { &pixels[1..] } else { pixels }
+        }
+        fn label(&self, i: usize) -> u8 {
+            self.0.label(i)
+        }
+    }
+    for threads in [1, 2] {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (train_data, test_data) = (stripes(100, 1), Short(stripes(30, 2)));
+            let (train_data, test_data): (&dyn Dataset, &dyn Dataset) = (&train_data, &test_data);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut sgd = Sgd::new(0.5);
+                pool.install(|| {
+                    train(
+                        &quick_config(),
+                        train_data,
+                        test_data,
+                        &mut sgd,
+                        &mut Silent,
+                    )
+                })
+            }));
+            done.send(outcome.is_err()).unwrap();
+        });
+        let panicked = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("train() hung after an evaluation job panicked");
+        assert!(panicked, "{threads} threads: the bad sample went unnoticed");
+    }
 }
