@@ -25,15 +25,20 @@
 //! A whole sigmoid training step at batch 100 went from 277 µs to 212 µs on one thread and
 //! 137–144 µs on two (with the vectorised sigmoid of
 //! [`functions::sigmoid_in_place`](crate::functions::sigmoid_in_place)). Cutting the forward
-//! product in two costs one thread about 10 % (the kernel packs `W1ᵀ` once per half); the other
-//! products lose nothing.
+//! product in two by columns cost one thread 10 to 20 % (the kernel packs `W1ᵀ` once per half);
+//! cut by the inner dimension it costs nothing measurable (each half packs half of each operand),
+//! which matters when the other core is busy with an evaluation (nn-train): the forward pass then
+//! went from 130 to 115 µs, the whole run from 2.20 to 2.01–2.20 s (the model's bits change with
+//! the order of the sums, its accuracy does not). The other products lose nothing.
 //!
 //! # Two cores, same bits
 //!
-//! A product of at least [`PARALLEL_MIN_MULADDS`] multiply-adds is cut into two halves of `C`'s
-//! columns, computed by [`rayon::join`]. The cut depends only on the shapes, never on the number
-//! of threads: with one thread `join` runs the two halves in turn, with two they run at once, and
-//! each element of `C` is computed by the very same kernel call either way. Results are therefore
+//! A product of at least [`PARALLEL_MIN_MULADDS`] multiply-adds is cut in two halves, computed
+//! by [`rayon::join`]: by the inner dimension when it is the longest (`W1ᵀ·x`: the first 392
+//! terms of every sum into `C`, the other 392 into a partial product added after), else by `C`'s
+//! columns (`x·dzᵀ`). The cut depends only on the shapes, never on the number of threads: with
+//! one thread `join` runs the two halves in turn, with two they run at once, and each element of
+//! `C` comes from the very same kernel calls and additions either way. Results are therefore
 //! bit-identical whatever the thread count.
 //!
 //! After a split product a "keeper" job stays in the pool: it runs whatever work appears and spins
@@ -58,14 +63,17 @@ use crate::Matrix;
 use nalgebra::RealField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// Products of at least this many multiply-adds (`m·n·k`) are cut into two halves of `C`'s
-/// columns, which [`Float::gemm`] runs with [`rayon::join`] and [`Float::gemm_serial`] in turn.
+/// Products of at least this many multiply-adds (`m·n·k`) are cut in two halves (by the inner
+/// dimension when it is the longest, else by `C`'s columns), which [`Float::gemm`] runs with
+/// [`rayon::join`] and [`Float::gemm_serial`] in turn.
 ///
 /// The cut depends on the shapes only, never on the number of threads, and each element of `C`
-/// comes from the same kernel call either way: results are bit-identical on one thread or two.
+/// comes from the same kernel calls either way: results are bit-identical on one thread or two.
 /// A training step's two large products (`W1ᵀ·x` and `x·dzᵀ`, 3.9 million multiply-adds each at
 /// batch 100) are cut; its three small ones (50·10·100) are not: handing work to another thread
 /// (about 10 µs) costs more than they do. Measured on two cores, the forward product runs 2.0×
@@ -119,7 +127,7 @@ pub trait Float:
         c: &mut Matrix<Self>,
     ) {
         let (a, b, (m, n)) = checked_views(a, op_a, b, op_b, c);
-        gemm_columns(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Split);
+        gemm_halves(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Split);
     }
 
     /// The sigmoid `1 / (1 + exp(−x))` of every value, in place; see
@@ -145,7 +153,7 @@ pub trait Float:
         c: &mut Matrix<Self>,
     ) {
         let (a, b, (m, n)) = checked_views(a, op_a, b, op_b, c);
-        gemm_columns(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Caller);
+        gemm_halves(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Caller);
     }
 }
 
@@ -187,6 +195,20 @@ impl<'a, T: Float> Strided<'a, T> {
         }
     }
 
+    /// Rows `start..start + count` of this view.
+    ///
+    /// # Panics
+    /// If the range goes past the last row.
+    fn rows(self, start: usize, count: usize) -> Self {
+        assert!(start + count <= self.rows, "rows out of range");
+        let offset = if count == 0 { 0 } else { start * self.rs };
+        Strided {
+            data: &self.data[offset..],
+            rows: count,
+            ..self
+        }
+    }
+
     /// Columns `start..start + count` of this view.
     ///
     /// # Panics
@@ -224,12 +246,11 @@ fn checked_views<'a, T: Float>(
 
 /// `C ← α·A·B + β·C` for a column-major `C` of shape `(m, n)` stored in `c` (leading dimension
 /// `m`), with `A`: `(m, k)` and `B`: `(k, n)` already checked. A product of at least
-/// [`PARALLEL_MIN_MULADDS`] multiply-adds is cut into the first `n/2` columns and the rest, two
-/// kernel calls run by `rayon::join` ([`Threads::Split`]) or in turn ([`Threads::Caller`]): the
-/// cut depends on the shapes only, so the results depend neither on the number of threads nor on
-/// `threads`.
+/// [`PARALLEL_MIN_MULADDS`] multiply-adds is cut in two (see [`Cut`]): two kernel calls, run by
+/// `rayon::join` ([`Threads::Split`]) or in turn ([`Threads::Caller`]). The cut depends on the
+/// shapes only, so the results depend neither on the number of threads nor on `threads`.
 #[allow(clippy::too_many_arguments)]
-fn gemm_columns<T: Float>(
+fn gemm_halves<T: Float>(
     alpha: T,
     a: Strided<'_, T>,
     b: Strided<'_, T>,
@@ -240,26 +261,93 @@ fn gemm_columns<T: Float>(
     threads: Threads,
 ) {
     debug_assert_eq!(c.len(), m * n);
-    if n >= 2 && m * n * a.cols >= PARALLEL_MIN_MULADDS {
-        let half = n / 2;
-        let (left, right) = c.split_at_mut(m * half);
-        let (b_left, b_right) = (b.columns(0, half), b.columns(half, n - half));
-        match threads {
-            Threads::Split => {
-                rayon::join(
-                    || kernel(alpha, a, b_left, beta, left, m),
-                    || kernel(alpha, a, b_right, beta, right, m),
-                );
-                keep_pool_warm();
-            }
-            Threads::Caller => {
-                kernel(alpha, a, b_left, beta, left, m);
-                kernel(alpha, a, b_right, beta, right, m);
-            }
+    let both = |first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send)| match threads {
+        Threads::Split => {
+            rayon::join(first, second);
+            keep_pool_warm();
         }
-    } else {
-        kernel(alpha, a, b, beta, c, m);
+        Threads::Caller => {
+            first();
+            second();
+        }
+    };
+    match Cut::of(m, n, a.cols) {
+        None => kernel(alpha, a, b, beta, c, m),
+        Some(Cut::Columns) => {
+            let half = n / 2;
+            let (left, right) = c.split_at_mut(m * half);
+            let (b_left, b_right) = (b.columns(0, half), b.columns(half, n - half));
+            both(&mut || kernel(alpha, a, b_left, beta, left, m), &mut || {
+                kernel(alpha, a, b_right, beta, right, m)
+            });
+        }
+        Some(Cut::Inner) => {
+            let k = a.cols;
+            let half = k / 2;
+            let (a_1, a_2) = (a.columns(0, half), a.columns(half, k - half));
+            let (b_1, b_2) = (b.rows(0, half), b.rows(half, k - half));
+            with_partial(m * n, |partial: &mut [T]| {
+                both(&mut || kernel(alpha, a_1, b_1, beta, c, m), &mut || {
+                    kernel(alpha, a_2, b_2, T::zero(), partial, m)
+                });
+                for (c, &p) in c.iter_mut().zip(partial.iter()) {
+                    *c += p;
+                }
+            });
+        }
     }
+}
+
+/// How [`gemm_halves`] cuts a product `C (m×n) ← A (m×k) · B (k×n)` in two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cut {
+    /// The first `n/2` columns of `C` and the rest: each half reads all of `A`.
+    Columns,
+    /// The first `k/2` terms of every sum and the rest, into `C` and into a partial product
+    /// added to it after: each half reads half of `A` and half of `B`. For a long inner
+    /// dimension: the kernel packs each operand once instead of `A` twice (`W1ᵀ·x`, 50×100×784:
+    /// 102–110 µs for both halves in turn against 101–108 µs uncut and 120–125 µs cut by
+    /// columns, on one core).
+    Inner,
+}
+
+impl Cut {
+    /// The cut of an `(m, n, k)` product, or `None` below [`PARALLEL_MIN_MULADDS`]: by the inner
+    /// dimension when it is the longest, else by columns.
+    fn of(m: usize, n: usize, k: usize) -> Option<Self> {
+        if m * n * k < PARALLEL_MIN_MULADDS {
+            None
+        } else if k > m.max(n) {
+            Some(Cut::Inner)
+        } else if n >= 2 {
+            Some(Cut::Columns)
+        } else {
+            None
+        }
+    }
+}
+
+thread_local! {
+    /// The partial products of [`Cut::Inner`], one buffer per float type, kept between calls.
+    static PARTIALS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch buffer of `len` values of the calling thread (contents unspecified),
+/// allocated on first use and grown when needed, so that products allocate nothing once warm.
+fn with_partial<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    // Taken out of the thread-local list while `f` runs, so that `f` may itself cut a product.
+    let mut buffer: Box<Vec<T>> = PARTIALS
+        .with_borrow_mut(|partials| {
+            let found = partials.iter().position(|p| p.is::<Vec<T>>())?;
+            partials.swap_remove(found).downcast().ok()
+        })
+        .unwrap_or_default();
+    if buffer.len() < len {
+        buffer.resize(len, T::zero());
+    }
+    let result = f(&mut buffer[..len]);
+    PARTIALS.with_borrow_mut(|partials| partials.push(buffer));
+    result
 }
 
 /// Whether a [`keep_pool_warm`] job is running.
@@ -417,8 +505,13 @@ mod tests {
     /// nalgebra's product, for every transpose and on pools of one and two threads.
     #[test]
     fn split_products_match_the_definition() {
-        let (m, k, n) = (64, 512, 65);
-        assert!(m * k * n >= PARALLEL_MIN_MULADDS);
+        for ((m, k, n), cut) in [((64, 512, 65), Cut::Inner), ((512, 64, 65), Cut::Columns)] {
+            assert_eq!(Cut::of(m, n, k), Some(cut));
+            split_product_matches_the_definition(m, k, n);
+        }
+    }
+
+    fn split_product_matches_the_definition(m: usize, k: usize, n: usize) {
         let a = Matrix::<f64>::from_fn(m, k, |i, j| ((i * 7 + j * 3) % 7) as f64 - 3.0);
         let b = Matrix::<f64>::from_fn(k, n, |i, j| ((i * 5 + j) % 5) as f64 - 2.0);
         let expected = (&a * &b).map(|v| 0.5 * v - 2.0);
@@ -432,19 +525,44 @@ mod tests {
                 for (rhs, op_b) in [(&b, Op::N), (&bt, Op::T)] {
                     let mut c = Matrix::from_element(m, n, 1.0);
                     pool.install(|| f64::gemm(0.5, lhs, op_a, rhs, op_b, -2.0, &mut c));
-                    assert_eq!(c, expected, "{threads} threads, {op_a:?}, {op_b:?}");
+                    assert_eq!(
+                        c, expected,
+                        "{m}x{k}x{n}: {threads} threads, {op_a:?}, {op_b:?}"
+                    );
                 }
             }
         }
     }
 
-    /// `gemm` on one or two threads and `gemm_serial` give the same bits on inexact data.
+    /// `gemm` on one or two threads and `gemm_serial` give the same bits on inexact data, for
+    /// both cuts: `W1ᵀ·x` (the inner dimension, 784, is the longest) and `x·dzᵀ` (by columns).
     #[test]
     fn thread_count_and_serial_do_not_change_the_bits() {
         let a = Matrix::<f32>::from_fn(784, 50, |i, j| {
             ((i * 31 + j * 17) % 101) as f32 / 97.0 - 0.5
         });
         let x = Matrix::<f32>::from_fn(784, 300, |i, j| ((i * 13 + j * 7) % 89) as f32 / 83.0);
+        assert_eq!(Cut::of(50, 300, 784), Some(Cut::Inner));
+        assert_eq!(Cut::of(784, 50, 300), Some(Cut::Columns));
+        let bits = |threads: usize, serial: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let dz = Matrix::<f32>::from_fn(50, 300, |i, j| ((i * 3 + j * 5) % 23) as f32 / 19.0);
+            let mut dw = Matrix::from_element(784, 50, -0.5_f32);
+            pool.install(|| {
+                if serial {
+                    f32::gemm_serial(0.5, &x, Op::N, &dz, Op::T, 1.0, &mut dw);
+                } else {
+                    f32::gemm(0.5, &x, Op::N, &dz, Op::T, 1.0, &mut dw);
+                }
+            });
+            dw
+        };
+        let one = bits(1, false);
+        assert_eq!(one, bits(2, false));
+        assert_eq!(one, bits(2, true));
         let run = |threads: usize, serial: bool| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
