@@ -542,50 +542,43 @@ mod tests {
             ((i * 31 + j * 17) % 101) as f32 / 97.0 - 0.5
         });
         let x = Matrix::<f32>::from_fn(784, 300, |i, j| ((i * 13 + j * 7) % 89) as f32 / 83.0);
+        let dz = Matrix::<f32>::from_fn(50, 300, |i, j| ((i * 3 + j * 5) % 23) as f32 / 19.0);
         assert_eq!(Cut::of(50, 300, 784), Some(Cut::Inner));
         assert_eq!(Cut::of(784, 50, 300), Some(Cut::Columns));
-        let bits = |threads: usize, serial: bool| {
+        // `C ← α·op(A)·op(B) + C` from `c`, by `gemm` on `threads` threads or by `gemm_serial`.
+        let product = |(lhs, op_a), (rhs, op_b), alpha, c: &Matrix<f32>, threads, serial| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            let dz = Matrix::<f32>::from_fn(50, 300, |i, j| ((i * 3 + j * 5) % 23) as f32 / 19.0);
-            let mut dw = Matrix::from_element(784, 50, -0.5_f32);
+            let mut c = c.clone();
             pool.install(|| {
                 if serial {
-                    f32::gemm_serial(0.5, &x, Op::N, &dz, Op::T, 1.0, &mut dw);
+                    f32::gemm_serial(alpha, lhs, op_a, rhs, op_b, 1.0, &mut c);
                 } else {
-                    f32::gemm(0.5, &x, Op::N, &dz, Op::T, 1.0, &mut dw);
-                }
-            });
-            dw
-        };
-        let one = bits(1, false);
-        assert_eq!(one, bits(2, false));
-        assert_eq!(one, bits(2, true));
-        let run = |threads: usize, serial: bool| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let mut c = Matrix::from_element(50, 300, 0.25_f32);
-            pool.install(|| {
-                if serial {
-                    f32::gemm_serial(0.1, &a, Op::T, &x, Op::N, 1.0, &mut c);
-                } else {
-                    f32::gemm(0.1, &a, Op::T, &x, Op::N, 1.0, &mut c);
+                    f32::gemm(alpha, lhs, op_a, rhs, op_b, 1.0, &mut c);
                 }
             });
             c
         };
-        let one = run(1, false);
-        assert_eq!(one, run(2, false));
-        assert_eq!(one, run(2, true));
+        let forward = |threads, serial| {
+            let c = Matrix::from_element(50, 300, 0.25);
+            product((&a, Op::T), (&x, Op::N), 0.1, &c, threads, serial)
+        };
+        let backward = |threads, serial| {
+            let c = Matrix::from_element(784, 50, -0.5);
+            product((&x, Op::N), (&dz, Op::T), 0.5, &c, threads, serial)
+        };
+        for run in [&forward as &dyn Fn(usize, bool) -> Matrix<f32>, &backward] {
+            let one = run(1, false);
+            assert_eq!(one, run(2, false));
+            assert_eq!(one, run(2, true));
+        }
         // And it is the product (to f32 rounding): column 0 against an f64 dot product.
         let want: f64 = (0..784)
             .map(|i| f64::from(a[(i, 0)]) * f64::from(x[(i, 0)]))
             .sum();
-        assert!((f64::from(one[(0, 0)]) - (0.1 * want + 0.25)).abs() < 1e-4);
+        assert!((f64::from(forward(1, false)[(0, 0)]) - (0.1 * want + 0.25)).abs() < 1e-4);
     }
 
     #[test]
