@@ -151,6 +151,25 @@ impl<T: Float> Affine<T> {
             self.db += col;
         }
     }
+
+    /// Calls `f` on the weights, then the bias, under the given names (a network names its
+    /// layers' parameters `W1`, `b1`, `W2`…).
+    pub(crate) fn visit_named(
+        &mut self,
+        [weights, bias]: [&'static str; 2],
+        f: &mut dyn FnMut(Param<'_, T>),
+    ) {
+        f(Param {
+            name: weights,
+            value: &mut self.w,
+            grad: &self.dw,
+        });
+        f(Param {
+            name: bias,
+            value: &mut self.b,
+            grad: &self.db,
+        });
+    }
 }
 
 impl<T: Float> Layer<T> for Affine<T> {
@@ -178,16 +197,7 @@ impl<T: Float> Layer<T> for Affine<T> {
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: "W",
-            value: &mut self.w,
-            grad: &self.dw,
-        });
-        f(Param {
-            name: "b",
-            value: &mut self.b,
-            grad: &self.db,
-        });
+        self.visit_named(["W", "b"], f);
     }
 }
 

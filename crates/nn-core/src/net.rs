@@ -553,26 +553,8 @@ impl<T: Float> TwoLayerNet<T> {
 
 impl<T: Float> Parameters<T> for TwoLayerNet<T> {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: "W1",
-            value: &mut self.affine1.w,
-            grad: &self.affine1.dw,
-        });
-        f(Param {
-            name: "b1",
-            value: &mut self.affine1.b,
-            grad: &self.affine1.db,
-        });
-        f(Param {
-            name: "W2",
-            value: &mut self.affine2.w,
-            grad: &self.affine2.dw,
-        });
-        f(Param {
-            name: "b2",
-            value: &mut self.affine2.b,
-            grad: &self.affine2.db,
-        });
+        self.affine1.visit_named(["W1", "b1"], f);
+        self.affine2.visit_named(["W2", "b2"], f);
     }
 }
 
