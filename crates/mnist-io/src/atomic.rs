@@ -1,46 +1,28 @@
 //! Atomic file writes: write to a temporary file in the destination's folder, then rename.
 
-use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use tempfile::NamedTempFile;
+use atomic_write_file::AtomicWriteFile;
 
 /// A temporary file that becomes `dest` on [`TempFile::commit`], and disappears if dropped
-/// before (the `tempfile` crate removes it), so that a failed or interrupted write never leaves a
-/// file under the final name.
+/// before (the `atomic-write-file` crate removes it), so that a failed or interrupted write never
+/// leaves a file under the final name.
 pub(crate) struct TempFile {
-    dest: PathBuf,
-    file: BufWriter<NamedTempFile>,
+    file: BufWriter<AtomicWriteFile>,
 }
 
 impl TempFile {
-    /// Creates a uniquely named temporary file next to `dest`, readable by all like any new file
-    /// (tempfile's default is owner-only).
+    /// Creates a temporary file next to `dest`, with the permissions of any new file.
     pub(crate) fn create(dest: &Path) -> io::Result<Self> {
-        let dir = match dest.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".").suffix(".tmp");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(fs::Permissions::from_mode(0o644));
-        }
         Ok(Self {
-            dest: dest.to_path_buf(),
-            file: BufWriter::with_capacity(1 << 16, builder.tempfile_in(dir)?),
+            file: BufWriter::with_capacity(1 << 16, AtomicWriteFile::open(dest)?),
         })
     }
 
     /// Flushes and syncs the data, then renames the temporary file to the destination.
     pub(crate) fn commit(self) -> io::Result<()> {
-        let file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.as_file().sync_all()?;
-        file.persist(&self.dest)?;
-        Ok(())
+        self.file.into_inner().map_err(|e| e.into_error())?.commit()
     }
 }
 

@@ -7,6 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use atomic_write_file::AtomicWriteFile;
 
 /// Writes `path` atomically with whatever `write` puts into the buffered writer it is given.
 /// Creates the parent folder if needed. On error the previous file, if any, is left intact.
@@ -14,24 +15,14 @@ pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let dir = create_parent(path)?;
-    let temp = temp_builder()
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut out = BufWriter::new(temp);
+    create_parent(path)?;
+    let file = AtomicWriteFile::open(path)
+        .with_context(|| format!("cannot create a temporary file next to {}", path.display()))?;
+    let mut out = BufWriter::new(file);
     write(&mut out)
-        .and_then(|()| out.flush())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    let temp = out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+        .and_then(|()| out.into_inner().map_err(|e| e.into_error()))
+        .and_then(AtomicWriteFile::commit)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Creates the folder `path` goes in, if needed, and returns it (`.` for a bare file name).
@@ -42,17 +33,6 @@ pub fn create_parent(path: &Path) -> Result<&Path> {
     };
     fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     Ok(dir)
-}
-
-/// Temporary files readable by all like any other new file (tempfile's default is owner-only).
-fn temp_builder() -> tempfile::Builder<'static, 'static> {
-    let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o644));
-    }
-    builder
 }
 
 #[cfg(test)]

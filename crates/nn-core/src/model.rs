@@ -11,6 +11,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use atomic_write_file::AtomicWriteFile;
 use serde::{Deserialize, Serialize};
 
 use crate::{ConfigError, Float, Matrix, NetConfig, Params, TwoLayerNet};
@@ -262,24 +263,11 @@ impl<T: Float> ModelFile<T> {
     }
 }
 
-/// Writes `bytes` to a fresh temporary file next to `path`, syncs it, and renames it to `path`.
-/// The temporary file is readable by all like any new file (tempfile's default is owner-only);
-/// on error it is removed and an older `path` is left as it was.
+/// Writes `bytes` to a fresh temporary file next to `path`, syncs it, and renames it to `path`
+/// (the `atomic-write-file` crate); on error the temporary file is removed and an older `path`
+/// is left as it was.
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o644));
-    }
-    let mut file = builder.tempfile_in(dir)?;
+    let mut file = AtomicWriteFile::open(path)?;
     file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path)?;
-    Ok(())
+    file.commit()
 }
