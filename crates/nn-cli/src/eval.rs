@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{Matrix, functions};
+use nn_core::{Matrix, Model, functions};
 
 use crate::{data, model};
 
@@ -27,7 +27,7 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
     let inputs = test.pixels_per_image();
-    let mut net = model::load(&args.model, inputs)?;
+    let mut net = model::load::<f32>(&args.model, inputs)?;
 
     // confusion[label][prediction]
     let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];

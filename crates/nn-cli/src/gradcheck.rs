@@ -1,13 +1,13 @@
 //! `nn-cli gradcheck`: the book's gradient check (§5.7.3), numerical against backprop on the
-//! first training samples, in f64.
+//! first training samples, in f64: of a fresh two-layer network, or of any saved model.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use nn_core::{Matrix, NetConfig, Targets, TwoLayerNet};
+use nn_core::{Matrix, Model, NetConfig, Targets, TwoLayerNet};
 
-use crate::data;
+use crate::{data, model};
 
 /// The largest mean absolute difference accepted.
 const TOLERANCE: f64 = 1e-6;
@@ -30,6 +30,9 @@ pub struct GradcheckArgs {
     /// Seed of the initial weights
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Check this saved model (any network `train` writes) instead of a fresh two-layer one
+    #[arg(long, value_name = "FILE.ron", conflicts_with_all = ["hidden", "activation", "seed"])]
+    model: Option<PathBuf>,
 }
 
 /// Runs `gradcheck`.
@@ -43,25 +46,44 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         );
     }
     let inputs = train.pixels_per_image();
-    let config = NetConfig {
-        input_size: inputs,
-        hidden_size: args.hidden,
-        output_size: mnist_io::idx::NUM_CLASSES,
-        activation: args.activation,
-        ..NetConfig::default()
-    };
-    let mut net = TwoLayerNet::<f64>::new(config, args.seed)?;
     let x = Matrix::<f64>::from_iterator(
         inputs,
         args.samples,
         (0..args.samples).flat_map(|i| train.image(i).iter().map(|&p| f64::from(p) / 255.0)),
     );
     let labels = &train.labels()[..args.samples];
+    let t = Targets::Labels(labels);
 
-    let numerical = net.numerical_gradient(&x, Targets::Labels(labels));
-    net.gradient(&x, Targets::Labels(labels));
-    let diffs = net.gradients().mean_abs_diff(&numerical);
-    for (name, diff) in diffs {
+    let diffs: Vec<(String, f64)> = match &args.model {
+        None => {
+            let config = NetConfig {
+                input_size: inputs,
+                hidden_size: args.hidden,
+                output_size: mnist_io::idx::NUM_CLASSES,
+                activation: args.activation,
+                ..NetConfig::default()
+            };
+            let mut net = TwoLayerNet::<f64>::new(config, args.seed)?;
+            let numerical = TwoLayerNet::numerical_gradient(&mut net, &x, t);
+            net.gradient(&x, t);
+            let diffs = net.gradients().mean_abs_diff(&numerical);
+            diffs.iter().map(|&(n, d)| (n.to_owned(), d)).collect()
+        }
+        Some(path) => {
+            // Two copies at the same training step, so that dropout draws the same masks.
+            let mut net = model::load::<f64>(path, inputs)?;
+            let mut twin = net.snapshot();
+            net.gradient(&x, t);
+            twin.numerical_gradient(&x, t);
+            let diff = |(name, b): &(String, Matrix<f64>), (_, n): &(String, Matrix<f64>)| {
+                (name.clone(), (b - n).abs().mean())
+            };
+            (net.gradients().iter().zip(&twin.gradients()))
+                .map(|(b, n)| diff(b, n))
+                .collect()
+        }
+    };
+    for (name, diff) in &diffs {
         println!("{name}: {diff:e}");
     }
     verdict(&diffs)?;
@@ -70,8 +92,9 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
 }
 
 /// Fails, naming the parameter, when a mean absolute difference exceeds [`TOLERANCE`] or is NaN.
-fn verdict(diffs: &[(&str, f64)]) -> Result<()> {
+fn verdict<S: AsRef<str>>(diffs: &[(S, f64)]) -> Result<()> {
     if let Some((name, diff)) = diffs.iter().find(|(_, d)| d.is_nan() || *d > TOLERANCE) {
+        let name = name.as_ref();
         bail!(
             "gradient check failed: {name} differs by {diff:e} on average, more than {TOLERANCE:e}"
         );

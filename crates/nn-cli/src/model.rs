@@ -1,44 +1,45 @@
-//! The model file: nn-core's [`ModelFile`] (config and parameters in RON), with the training
-//! options and the final accuracies in its metadata.
+//! The model file: nn-core's [`ModelFile`] (spec, parameters and state in RON), with the
+//! training options and the final accuracies in its metadata.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{ModelFile, TwoLayerNet};
-use nn_train::TrainConfig;
+use nn_core::{Model, ModelFile, NetSpec, Sequential};
+use nn_train::{Evaluation, TrainConfig};
 
-/// Writes `net` to `path` atomically (nn-core's [`ModelFile::save`]), with `config` and the
-/// final accuracies beside it; creates the parent folder if needed.
-pub fn save(
+/// Writes `net`, the network `spec` describes, to `path` atomically (nn-core's
+/// [`ModelFile::save`]), with the training options and the final accuracies beside it; creates
+/// the parent folder if needed.
+pub fn save<M: Model<f32>>(
     path: &Path,
-    net: &TwoLayerNet<f32>,
+    spec: NetSpec,
+    net: &M,
     config: &TrainConfig,
-    train_acc: f64,
-    test_acc: f64,
+    last: Evaluation,
 ) -> Result<()> {
     let metadata = BTreeMap::from([
         ("train_config".to_owned(), ron::to_string(config)?),
-        ("train_acc".to_owned(), format!("{train_acc:.4}")),
-        ("test_acc".to_owned(), format!("{test_acc:.4}")),
+        ("train_acc".to_owned(), format!("{:.4}", last.train_acc)),
+        ("test_acc".to_owned(), format!("{:.4}", last.test_acc)),
     ]);
     crate::files::create_parent(path)?;
-    ModelFile::new(net.clone(), metadata).save(path)?;
+    ModelFile::from_model(spec, net, metadata)?.save(path)?;
     Ok(())
 }
 
-/// Reads and validates the model at `path`, for images of `input_size` pixels and MNIST's ten
-/// classes.
-pub fn load(path: &Path, input_size: usize) -> Result<TwoLayerNet<f32>> {
+/// Reads and validates the model at `path` (any network `train` writes, or a version-1 file of
+/// the two-layer network), for images of `input_size` pixels and MNIST's ten classes.
+pub fn load<T: nn_core::Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
     if !path.exists() {
         bail!(
             "model file {} not found: train one first with `nn-cli train` (or pass --model)",
             path.display()
         );
     }
-    let net = ModelFile::<f32>::load(path)?.net;
-    let (inputs, classes) = (net.config().input_size, net.config().output_size);
+    let net = ModelFile::<T>::load(path)?.net;
+    let (inputs, classes) = (net.input_len(), net.output_len());
     if inputs != input_size {
         bail!(
             "model file {} expects images of {inputs} inputs but the data has {input_size} pixels \

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use nn_core::{Matrix, functions};
+use nn_core::{Matrix, Model, functions};
 
 use crate::{data, image, model};
 
@@ -46,7 +46,7 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
         bail!("-n/--count 0 is invalid: classify at least 1 image");
     }
     let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
-    let mut net = model::load(&args.model, test.pixels_per_image())?;
+    let mut net = model::load::<f32>(&args.model, test.pixels_per_image())?;
     let count = args.count.min(test.len());
 
     let start = Instant::now();
@@ -74,7 +74,7 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
 /// Prints the most probable classes of a user's digit.
 fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
     let pixels = image::load_digit(path)?;
-    let mut net = model::load(&args.model, pixels.len())?;
+    let mut net = model::load::<f32>(&args.model, pixels.len())?;
     if args.ascii {
         print!("{}", image::ascii(&pixels));
     }

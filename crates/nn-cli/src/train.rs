@@ -1,5 +1,6 @@
-//! `nn-cli train`: the book's minibatch loop on MNIST, with a progress bar, one line per
-//! evaluation, and the model, history and plot written atomically at the end.
+//! `nn-cli train`: the book's minibatch loop on MNIST, for the two-layer network of chapters 4
+//! and 5 or the deeper ones of chapter 6, with a progress bar, one line per evaluation, and the
+//! model, history and plot written atomically at the end.
 
 use std::fs;
 use std::io::IsTerminal;
@@ -9,7 +10,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use nn_train::{Evaluation, GradientMethod, History, Observer, RunInfo, TrainConfig};
+use nn_core::{
+    Activation, Init, Model, MultiLayerNetConfig, NetConfig, NetSpec, Sequential, Shape, SpecError,
+    TwoLayerNet,
+};
+use nn_train::{
+    CheckedConfig, Dataset, Evaluation, GradientMethod, History, Length, Observer, OptimizerKind,
+    RunInfo, TrainConfig,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSplit};
@@ -27,27 +35,52 @@ pub struct TrainArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Number of iterations (parameter updates) [default: 10000]
-    #[arg(long)]
+    #[arg(long, conflicts_with = "epochs")]
     iters: Option<usize>,
+    /// Number of epochs (passes of train_size / batch_size iterations), instead of --iters
+    #[arg(long)]
+    epochs: Option<usize>,
     /// Samples per minibatch, drawn at random with replacement [default: 100]
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Learning rate of SGD [default: 0.1]
+    /// The optimizer (chapter 6) [default: sgd]
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerArg>,
+    /// Learning rate [default: the book's for the optimizer: 0.1 for sgd (train_neuralnet.py),
+    /// 0.001 for adam, 0.01 for the others]
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// Neurons in the hidden layer [default: 50]
-    #[arg(long)]
-    hidden: Option<usize>,
-    /// Activation of the hidden layer [default: sigmoid]
+    /// Neurons of each hidden layer, comma-separated: 50 is the book's two-layer net, 100,100,100,100
+    /// a deep one [default: 50]
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
+    hidden: Option<Vec<usize>>,
+    /// Activation of the hidden layers [default: sigmoid]
     #[arg(long, value_enum)]
     activation: Option<ActivationArg>,
-    /// Seed of the random generator (initial weights and minibatches) [default: 42]
+    /// Initial weights: he (or relu), xavier (or sigmoid), or a standard deviation such as 0.01
+    /// [default: 0.01]
+    #[arg(long, allow_negative_numbers = true)]
+    init: Option<Init>,
+    /// Batch normalization after each hidden affine layer
+    #[arg(long)]
+    batch_norm: bool,
+    /// Dropout of this ratio after each hidden activation, in [0, 1) (e.g. 0.15)
+    #[arg(long, allow_negative_numbers = true)]
+    dropout: Option<f64>,
+    /// Weight decay λ: the loss gains λ·½‖W‖² for every weight matrix (e.g. 0.1) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
+    /// Seed of the random generator (initial weights, minibatches, dropout) [default: 42]
     #[arg(long)]
     seed: Option<u64>,
     /// How to compute the gradient (numerical is the book's slow chapter-4 method)
     /// [default: backprop]
     #[arg(long, value_enum)]
     gradient: Option<GradientArg>,
+    /// Evaluate each epoch on the first N samples of each split only (the final evaluation
+    /// covers them all) [default: every sample]
+    #[arg(long)]
+    eval_samples: Option<usize>,
     /// Worker threads of the run (rayon pool: accuracy evaluation and large matrix products);
     /// results do not depend on it [default: all cores]
     #[arg(long)]
@@ -83,6 +116,41 @@ enum GradientArg {
     Numerical,
 }
 
+/// Optimizer, as a flag value.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptimizerArg {
+    Sgd,
+    Momentum,
+    Nesterov,
+    #[value(name = "adagrad")]
+    AdaGrad,
+    #[value(name = "rmsprop")]
+    RmsProp,
+    Adam,
+}
+
+impl From<OptimizerArg> for OptimizerKind {
+    fn from(arg: OptimizerArg) -> Self {
+        match arg {
+            OptimizerArg::Sgd => OptimizerKind::Sgd,
+            OptimizerArg::Momentum => OptimizerKind::Momentum,
+            OptimizerArg::Nesterov => OptimizerKind::Nesterov,
+            OptimizerArg::AdaGrad => OptimizerKind::AdaGrad,
+            OptimizerArg::RmsProp => OptimizerKind::RmsProp,
+            OptimizerArg::Adam => OptimizerKind::Adam,
+        }
+    }
+}
+
+/// The learning rate `train` uses when none is given: the book's class default, except SGD's
+/// 0.1 of `train_neuralnet.py`.
+fn default_lr(kind: OptimizerKind) -> f64 {
+    match kind {
+        OptimizerKind::Sgd => 0.1,
+        kind => kind.default_lr(),
+    }
+}
+
 /// Everything `train` needs: what `--config` files contain and `--print-config` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -97,7 +165,9 @@ pub struct RunConfig {
     pub plot: PathBuf,
     /// Worker threads of the rayon pool (`None`: all cores).
     pub threads: Option<usize>,
-    /// The hyper-parameters.
+    /// The network: the arguments of the book's `MultiLayerNetExtend`.
+    pub net: MultiLayerNetConfig,
+    /// The training loop's settings.
     pub training: TrainConfig,
 }
 
@@ -109,6 +179,7 @@ impl Default for RunConfig {
             history: PathBuf::from("data/history.csv"),
             plot: PathBuf::from("data/plot.svg"),
             threads: None,
+            net: MultiLayerNetConfig::default(),
             training: TrainConfig::default(),
         }
     }
@@ -130,7 +201,6 @@ impl TrainArgs {
             }
             None => RunConfig::default(),
         };
-        let t = &mut run.training;
         set(&mut run.data, self.data.clone());
         set(&mut run.out, self.out.clone());
         set(&mut run.history, self.history.clone());
@@ -138,18 +208,36 @@ impl TrainArgs {
         if self.threads.is_some() {
             run.threads = self.threads;
         }
-        set(&mut t.iters, self.iters);
-        set(&mut t.batch_size, self.batch_size);
-        set(&mut t.learning_rate, self.lr);
-        set(&mut t.hidden_size, self.hidden);
-        set(&mut t.seed, self.seed);
+
+        let net = &mut run.net;
+        set(&mut net.hidden, self.hidden.clone());
         set(
-            &mut t.activation,
+            &mut net.activation,
             self.activation.map(|a| match a {
-                ActivationArg::Sigmoid => nn_core::Activation::Sigmoid,
-                ActivationArg::Relu => nn_core::Activation::Relu,
+                ActivationArg::Sigmoid => Activation::Sigmoid,
+                ActivationArg::Relu => Activation::Relu,
             }),
         );
+        set(&mut net.init, self.init);
+        net.batch_norm |= self.batch_norm;
+        if self.dropout.is_some() {
+            net.dropout = self.dropout;
+        }
+        set(&mut net.weight_decay, self.weight_decay);
+
+        let t = &mut run.training;
+        set(&mut t.length, self.iters.map(Length::Iters));
+        set(&mut t.length, self.epochs.map(Length::Epochs));
+        set(&mut t.batch_size, self.batch_size);
+        set(&mut t.seed, self.seed);
+        if let Some(kind) = self.optimizer.map(OptimizerKind::from)
+            && kind != t.optimizer.kind()
+        {
+            t.optimizer = kind.with_lr(default_lr(kind));
+        }
+        if let Some(lr) = self.lr {
+            t.optimizer.set_lr(lr);
+        }
         set(
             &mut t.gradient,
             self.gradient.map(|g| match g {
@@ -157,6 +245,9 @@ impl TrainArgs {
                 GradientArg::Numerical => GradientMethod::Numerical,
             }),
         );
+        if self.eval_samples.is_some() {
+            t.eval_samples = self.eval_samples;
+        }
         if run.threads == Some(0) {
             bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core");
         }
@@ -170,11 +261,45 @@ fn set<T>(field: &mut T, flag: Option<T>) {
     }
 }
 
+/// Checks the network options on their own, naming the flag at fault.
+fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
+    if net.hidden.contains(&0) {
+        bail!("hidden layer size 0 is invalid: use at least 1 neuron, e.g. 50 (--hidden)");
+    }
+    let flag = match net.spec(Shape::new(1, 1, 1), 1).check() {
+        Ok(_) => return Ok(()),
+        Err(SpecError::Layer { layer, .. }) if layer.starts_with("Dropout") => "--dropout",
+        Err(SpecError::Layer { .. } | SpecError::NoLayers | SpecError::Input(_)) => "--hidden",
+        Err(SpecError::InitStd(_)) => "--init",
+        Err(SpecError::WeightDecay(_)) => "--weight-decay",
+    };
+    let err = net.spec(Shape::new(1, 1, 1), 1).check().unwrap_err();
+    bail!("invalid network options ({flag}): {err}")
+}
+
+/// The book's two-layer network, when the options describe exactly it (one hidden layer,
+/// weights of a fixed std, nothing of chapter 6): `train` then trains nn-core's `TwoLayerNet`.
+fn as_two_layer(net: &MultiLayerNetConfig, inputs: usize, classes: usize) -> Option<NetConfig> {
+    let (&[hidden_size], Init::Std(weight_init_std)) = (net.hidden.as_slice(), net.init) else {
+        return None;
+    };
+    let plain = !net.batch_norm && net.dropout.is_none() && net.weight_decay == 0.0;
+    plain.then_some(NetConfig {
+        input_size: inputs,
+        hidden_size,
+        output_size: classes,
+        activation: net.activation,
+        weight_init_std,
+    })
+}
+
 /// Runs `train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     let run = args.resolve()?;
     if args.print_config {
-        let pretty = ron::ser::PrettyConfig::default().struct_names(false);
+        let pretty = ron::ser::PrettyConfig::default()
+            .struct_names(false)
+            .compact_arrays(true);
         println!("{}", ron::ser::to_string_pretty(&run, pretty)?);
         return Ok(());
     }
@@ -186,50 +311,90 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .build()
         .context("cannot start the evaluation threads")?;
 
-    let config = &run.training;
-    // Check the options before loading (or fetching) the data; only the batch size's upper
-    // bound waits for the number of training samples.
-    config
+    // Check every option before loading (or fetching) the data; only the batch size's upper
+    // bound waits for the number of training samples, and the layers' sizes for the images'.
+    let config = run
+        .training
         .clone()
-        .check(usize::MAX)
+        .check()
         .context("invalid training options")?;
+    check_net(&run.net)?;
     let mnist = data::load_or_fetch(&run.data)?;
     let (train_data, test_data) = (DataSplit(&mnist.train), DataSplit(&mnist.test));
-    config
-        .clone()
-        .check(mnist.train.len())
-        .context("invalid training options")?;
+    let input = Shape::new(1, mnist.train.rows(), mnist.train.cols());
+    let classes = mnist_io::idx::NUM_CLASSES;
+    let spec = run.net.spec(input, classes);
+    let seed = run.training.seed;
+    let job = Job {
+        run: &run,
+        config: &config,
+        spec,
+        train_data,
+        test_data,
+        pool: &pool,
+    };
+    match as_two_layer(&run.net, train_data.input_size(), classes) {
+        Some(two_layer) => job.fit(TwoLayerNet::new(two_layer, seed)?),
+        None => {
+            let net = Sequential::new(job.spec.clone(), seed).context("invalid network")?;
+            job.fit(net)
+        }
+    }
+}
 
-    let start = Instant::now();
-    let mut sgd = nn_train::Sgd::new(config.learning_rate as f32);
-    let mut progress = Progress::new(std::io::stderr().is_terminal());
-    let trained = pool
-        .install(|| nn_train::train(config, &train_data, &test_data, &mut sgd, &mut progress))
-        .context("training failed; the model, history and plot files were not written")?;
-    let wall = start.elapsed().as_secs_f64();
-    let last = *trained
-        .history
-        .last_evaluation()
-        .context("training ran no evaluation")?;
+/// A run, ready to train whichever network.
+struct Job<'a> {
+    run: &'a RunConfig,
+    config: &'a CheckedConfig,
+    spec: NetSpec,
+    train_data: DataSplit<'a>,
+    test_data: DataSplit<'a>,
+    pool: &'a rayon::ThreadPool,
+}
 
-    model::save(
-        &run.out,
-        &trained.net,
-        config,
-        last.train_acc,
-        last.test_acc,
-    )?;
-    write_atomic(&run.history, |w| trained.history.write_csv(w))?;
-    write_plot(&trained.history, &run.plot)?;
+impl Job<'_> {
+    /// Trains `net`, then writes the model, the history and the plot.
+    fn fit<M: Model<f32>>(self, net: M) -> Result<()> {
+        let run = self.run;
+        println!(
+            "network: {}  ({}, batch {})",
+            self.spec, run.training.optimizer, run.training.batch_size
+        );
+        let start = Instant::now();
+        let mut progress = Progress::new(std::io::stderr().is_terminal());
+        let trained = self
+            .pool
+            .install(|| {
+                nn_train::train(
+                    self.config,
+                    net,
+                    &self.train_data,
+                    &self.test_data,
+                    &mut progress,
+                )
+            })
+            .context("training failed; the model, history and plot files were not written")?;
+        let wall = start.elapsed().as_secs_f64();
+        let last = *trained
+            .history
+            .last_evaluation()
+            .context("training ran no evaluation")?;
 
-    println!(
-        "final: train acc {:.4}  test acc {:.4}  ({} iterations in {wall:.2} s)",
-        last.train_acc, last.test_acc, config.iters
-    );
-    println!("model:   {}", run.out.display());
-    println!("history: {}", run.history.display());
-    println!("plot:    {}", run.plot.display());
-    Ok(())
+        model::save(&run.out, self.spec, &trained.net, &run.training, last)?;
+        write_atomic(&run.history, |w| trained.history.write_csv(w))?;
+        write_plot(&trained.history, &run.plot)?;
+
+        println!(
+            "final: train acc {:.4}  test acc {:.4}  ({} iterations in {wall:.2} s)",
+            last.train_acc,
+            last.test_acc,
+            trained.history.train_loss.len()
+        );
+        println!("model:   {}", run.out.display());
+        println!("history: {}", run.history.display());
+        println!("plot:    {}", run.plot.display());
+        Ok(())
+    }
 }
 
 /// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout.
@@ -237,10 +402,14 @@ struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     start: Instant,
+    /// Seconds since `start` at the bar's last refresh.
+    refreshed_s: f64,
 }
 
-/// Iterations between two refreshes of the bar's loss.
+/// Iterations between two refreshes of the bar's loss, at most.
 const REFRESH_EVERY: usize = 100;
+/// Seconds between two refreshes of the bar, at most (for slow runs: numerical gradients).
+const REFRESH_SECONDS: f64 = 0.5;
 
 impl Progress {
     fn new(terminal: bool) -> Self {
@@ -254,6 +423,7 @@ impl Progress {
             bar,
             epochs: 0,
             start: Instant::now(),
+            refreshed_s: 0.0,
         }
     }
 }
@@ -268,12 +438,21 @@ impl Observer for Progress {
     }
 
     fn on_iteration(&mut self, iteration: usize, loss: f32) {
-        if let Some(bar) = &self.bar
-            && iteration.is_multiple_of(REFRESH_EVERY)
-        {
-            bar.set_position(iteration as u64);
-            let rate = iteration as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("loss {loss:.4}  {rate:.0} it/s"));
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        let now = self.start.elapsed().as_secs_f64();
+        if iteration.is_multiple_of(REFRESH_EVERY) || now - self.refreshed_s >= REFRESH_SECONDS {
+            self.refreshed_s = now;
+            let done = iteration + 1;
+            bar.set_position(done as u64);
+            let rate = done as f64 / now.max(1e-9);
+            let rate = if rate >= 10.0 {
+                format!("{rate:.0} it/s")
+            } else {
+                format!("{:.2} s/it", 1.0 / rate)
+            };
+            bar.set_message(format!("loss {loss:.4}  {rate}"));
         }
     }
 

@@ -124,7 +124,7 @@ fn train_learns_the_synthetic_problem_and_writes_every_file() {
 
     let model = fs::read_to_string(dir.path().join("params.ron")).unwrap();
     assert!(
-        model.contains("test_acc") && model.contains("learning_rate"),
+        model.contains("test_acc") && model.contains("Sgd(lr:0.5)"),
         "{model}"
     );
     assert!(
@@ -236,21 +236,32 @@ fn config_file_values_are_used_and_flags_override_them() {
     let config = dir.path().join("run.ron");
     fs::write(
         &config,
-        "(training: (iters: 7, hidden_size: 3, seed: 5), threads: Some(1))",
+        "(training: (length: Iters(7), seed: 5, optimizer: Momentum(lr: 0.2)), \
+         net: (hidden: [3, 4], batch_norm: true), threads: Some(1))",
     )
     .unwrap();
     let out = nn_cli()
-        .args(["train", "--print-config", "--hidden", "9", "--config"])
+        .args([
+            "train",
+            "--print-config",
+            "--hidden",
+            "9,8",
+            "--lr",
+            "0.05",
+            "--config",
+        ])
         .arg(&config)
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     for expected in [
-        "iters: 7",
-        "hidden_size: 9",
+        "length: Iters(7)",
+        "hidden: [9, 8]",
+        "batch_norm: true",
         "seed: 5",
         "threads: Some(1)",
-        "learning_rate: 0.1",
+        "lr: 0.05",
+        "momentum: 0.9",
     ] {
         assert!(stdout.contains(expected), "{expected} missing in {stdout}");
     }
@@ -419,7 +430,7 @@ fn a_model_of_the_wrong_shape_is_refused() {
     let model = dir.path().join("params.ron");
     // Claim a hidden layer of 21 while the weights have 20 columns.
     let text = fs::read_to_string(&model).unwrap();
-    let edited = text.replacen("hidden_size: 20", "hidden_size: 21", 1);
+    let edited = text.replacen("out: 20,", "out: 21,", 1);
     assert_ne!(text, edited, "the model file names its hidden size: {text}");
     fs::write(&model, edited).unwrap();
     query("eval", &data, &model).assert().failure().stderr(
@@ -441,7 +452,8 @@ fn a_model_with_other_than_ten_classes_is_refused() {
     };
     let model = dir.path().join("twelve.ron");
     let net = nn_core::TwoLayerNet::<f32>::new(config, 1).unwrap();
-    nn_core::ModelFile::new(net, Default::default())
+    nn_core::ModelFile::from_model(net.config().spec(), &net, Default::default())
+        .unwrap()
         .save(&model)
         .unwrap();
     for command in ["eval", "predict"] {
@@ -565,4 +577,202 @@ fn real_mnist_short_run_then_the_books_first_predictions() {
         stdout.starts_with("7 == 7: o\n2 == 2: o\n1 == 1: o\n"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_deep_network_with_every_chapter_6_option_trains_and_reads_back() {
+    let (dir, data) = synthetic();
+    let flags = [
+        "--hidden",
+        "30,30",
+        "--init",
+        "he",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--batch-norm",
+        "--dropout",
+        "0.1",
+        "--weight-decay",
+        "0.01",
+    ];
+    let out = train(dir.path(), &data, &flags).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with(
+            "network: 1×8×8 → Affine(30) → BatchNorm → Relu → Dropout(0.1) → Affine(30) → \
+             BatchNorm → Relu → Dropout(0.1) → Affine(10)  (Adam(lr 0.01), batch 50)"
+        ),
+        "{stdout}"
+    );
+    let trained = number_after(&stdout, "test acc");
+    assert!(trained >= 0.95, "{stdout}");
+    let model = dir.path().join("params.ron");
+    let text = fs::read_to_string(&model).unwrap();
+    for name in [
+        "\"gamma2\"",
+        "\"running_var2\"",
+        "Dropout(",
+        "weight_decay: 0.01",
+    ] {
+        assert!(text.contains(name), "{name} missing from the model file");
+    }
+    // eval reads it back to the very accuracy train measured (the same 200 test images).
+    let out = query("eval", &data, &model).assert().success();
+    let eval = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(number_after(&eval, "test acc"), trained, "{eval}");
+    query("predict", &data, &model)
+        .args(["-n", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 images classified"));
+    // Ten samples: over the default three, batch norm's statistics of a feature can be nearly
+    // constant, and the loss then curves too sharply for central differences with h = 1e-4.
+    let out = nn_cli()
+        .args(["gradcheck", "--samples", "10", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for name in ["W1", "gamma1", "beta2", "W3", "b3"] {
+        assert!(
+            number_after(&stdout, &format!("{name}:")) < 1e-6,
+            "{stdout}"
+        );
+    }
+}
+
+#[test]
+fn epochs_set_the_length_of_a_run() {
+    let (dir, data) = synthetic();
+    let out = nn_cli()
+        .args(["train", "--epochs", "2", "--batch-size", "50", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // 600 / 50 = 12 iterations per epoch.
+    assert!(
+        stdout.contains("epoch  2/2") && stdout.contains("(24 iterations"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn chapter_6_options_that_make_no_sense_are_refused_with_the_flag_named() {
+    let (dir, data) = synthetic();
+    let cases: [(&[&str], &str, &str); 7] = [
+        (&["--dropout", "1"], "--dropout", "ratio is 1"),
+        (&["--dropout", "-0.1"], "--dropout", "ratio is -0.1"),
+        (
+            &["--weight-decay", "-1"],
+            "--weight-decay",
+            "weight decay is -1",
+        ),
+        (&["--init", "-0.5"], "--init", "std is -0.5"),
+        (&["--hidden", "50,0"], "--hidden", "hidden layer size 0"),
+        (
+            &["--optimizer", "adam", "--lr", "0"],
+            "--lr",
+            "learning rate 0 is invalid",
+        ),
+        (&["--init", "tanh"], "--init", "unknown initialisation"),
+    ];
+    for (flags, flag, expected) in cases {
+        train(dir.path(), &data, flags).assert().failure().stderr(
+            predicate::str::contains(expected)
+                .and(predicate::str::contains(flag))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+    nn_cli()
+        .args(["train", "--epochs", "0", "--data"])
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("0 epochs is invalid"));
+    assert!(!dir.path().join("params.ron").exists());
+}
+
+/// A model file written by `nn-cli train --hidden 10 --iters 3000` at 9f5e0ca (format version
+/// 1), which then printed `final: train acc 0.8971  test acc 0.8988`.
+fn version_1_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1-mnist-784-10-10.ron")
+}
+
+#[test]
+fn a_version_1_model_file_still_loads_and_scores_what_it_scored() {
+    let Some(data) = real_mnist() else {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+        return;
+    };
+    let model = version_1_model();
+    query("eval", &data, &model)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "test acc 0.8988  (8988/10000)\n",
+        ));
+    query("predict", &data, &model)
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "7 == 7: o\n2 == 2: o\n1 == 1: o\n",
+        ));
+    nn_cli()
+        .args(["gradcheck", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("gradient check passed"));
+}
+
+#[test]
+fn real_mnist_deep_network_of_chapter_6_reaches_097() {
+    let Some(data) = real_mnist() else {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("params.ron");
+    let out = nn_cli()
+        .args([
+            "train",
+            "--hidden",
+            "100,100,100,100",
+            "--activation",
+            "relu",
+        ])
+        .args(["--init", "he", "--optimizer", "adam", "--lr", "0.001"])
+        .args(["--batch-norm", "--iters", "2000", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&model)
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let trained = number_after(&stdout, "test acc");
+    assert!(trained >= 0.97, "{stdout}");
+    let out = query("eval", &data, &model).assert().success();
+    let eval = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(number_after(&eval, "test acc"), trained, "{eval}");
 }

@@ -7,7 +7,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use nn_core::{
-    Activation, Float, Matrix, NetConfig, Op, Parameters, PredictScratch, Targets, TwoLayerNet,
+    Activation, Float, Matrix, Model, NetConfig, Op, Parameters, Targets, TwoLayerNet,
+    count_matches,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,25 +64,25 @@ fn train_step(c: &mut Criterion) {
 fn accuracy_60000(c: &mut Criterion) {
     // 60 chunks of 1000 columns: the work of one pass over the training set, in a tenth of the memory.
     let (x, labels) = batch(1000, 2);
-    let mut group = c.benchmark_group("count_correct_60000");
+    let mut group = c.benchmark_group("accuracy_60000");
     group.sample_size(20);
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
-        let mut scratch = PredictScratch::new();
+        let mut net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
         group.bench_function(BenchmarkId::from_parameter(activation), |b| {
             b.iter(|| {
                 (0..60)
-                    .map(|_| net.count_correct(black_box(&x), &labels, &mut scratch))
+                    .map(|_| count_matches(net.predict(black_box(&x)), &labels))
                     .sum::<usize>()
             })
         });
     }
     group.finish();
 
-    // As nn-train evaluates: 30 chunks of 2000, spread over the pool's threads, one scratch each.
+    // As nn-train evaluates: 30 chunks of 2000, spread over the pool's threads, each thread with
+    // its own copy of the network, its products on that thread.
     let (x, labels) = batch(2000, 2);
     for threads in [1, 2] {
-        let mut group = c.benchmark_group(format!("count_correct_60000_{threads}threads"));
+        let mut group = c.benchmark_group(format!("accuracy_60000_{threads}threads"));
         group.sample_size(20);
         for activation in [Activation::Sigmoid, Activation::Relu] {
             let net = TwoLayerNet::<f32>::new(config(activation), 0).unwrap();
@@ -90,9 +91,14 @@ fn accuracy_60000(c: &mut Criterion) {
                     b.iter(|| {
                         (0..30)
                             .into_par_iter()
-                            .map_init(PredictScratch::new, |scratch, _| {
-                                net.count_correct(black_box(&x), &labels, scratch)
-                            })
+                            .map_init(
+                                || net.snapshot(),
+                                |copy, _| {
+                                    nn_core::serial(|| {
+                                        count_matches(copy.predict(black_box(&x)), &labels)
+                                    })
+                                },
+                            )
                             .sum::<usize>()
                     })
                 })

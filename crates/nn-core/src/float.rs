@@ -55,8 +55,8 @@
 //! evaluations running beside the loop: `nn-cli train` takes 2.24 s with the keeper, 2.47 s
 //! without, medians of 5 side by side.)
 //!
-//! [`Float::gemm_serial`] makes the same two kernel calls in turn on the calling thread (same bits
-//! again): for callers that already run independent products on several threads (chunked
+//! Inside [`serial`], `gemm` makes the same two kernel calls in turn on the calling thread (same
+//! bits again): for callers that already run independent products on several threads (chunked
 //! evaluation), so that the two levels of parallelism do not stack.
 
 use crate::Matrix;
@@ -64,13 +64,13 @@ use nalgebra::RealField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Products of at least this many multiply-adds (`m·n·k`) are cut in two halves (by the inner
 /// dimension when it is the longest, else by `C`'s columns), which [`Float::gemm`] runs with
-/// [`rayon::join`] and [`Float::gemm_serial`] in turn.
+/// [`rayon::join`] (or in turn inside [`serial`]).
 ///
 /// The cut depends on the shapes only, never on the number of threads, and each element of `C`
 /// comes from the same kernel calls either way: results are bit-identical on one thread or two.
@@ -127,7 +127,12 @@ pub trait Float:
         c: &mut Matrix<Self>,
     ) {
         let (a, b, (m, n)) = checked_views(a, op_a, b, op_b, c);
-        gemm_halves(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Split);
+        let threads = if SERIAL.get() {
+            Threads::Caller
+        } else {
+            Threads::Split
+        };
+        gemm_halves(alpha, a, b, beta, c.as_mut_slice(), m, n, threads);
     }
 
     /// The sigmoid `1 / (1 + exp(−x))` of every value, in place; see
@@ -137,29 +142,42 @@ pub trait Float:
             *v = crate::functions::sigmoid(*v);
         }
     }
+}
 
-    /// The same product as [`gemm`](Float::gemm), always on the calling thread: a large product's
-    /// two halves run in turn, so the results are the same bit for bit.
-    ///
-    /// # Panics
-    /// If the shapes do not match.
-    fn gemm_serial(
-        alpha: Self,
-        a: &Matrix<Self>,
-        op_a: Op,
-        b: &Matrix<Self>,
-        op_b: Op,
-        beta: Self,
-        c: &mut Matrix<Self>,
-    ) {
-        let (a, b, (m, n)) = checked_views(a, op_a, b, op_b, c);
-        gemm_halves(alpha, a, b, beta, c.as_mut_slice(), m, n, Threads::Caller);
+thread_local! {
+    /// Set by [`serial`]: this thread runs both halves of its large products itself.
+    static SERIAL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every product of [`Float::gemm`] made on the calling thread: a large product's
+/// two halves run in turn instead of with `rayon::join`, giving the same bits. For callers that
+/// already run independent work on several threads (nn-train's evaluations score chunks of a
+/// dataset in parallel), so that the two levels of parallelism do not stack.
+///
+/// ```
+/// use nn_core::{Float, Matrix, Op};
+/// let a = Matrix::<f32>::from_fn(64, 1024, |i, j| ((i + j) % 7) as f32);
+/// let b = Matrix::<f32>::from_fn(1024, 64, |i, j| ((i * j) % 5) as f32);
+/// let (mut split, mut serial) = (Matrix::zeros(64, 64), Matrix::zeros(64, 64));
+/// f32::gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut split);
+/// nn_core::serial(|| f32::gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut serial));
+/// assert_eq!(split, serial);
+/// ```
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting, even if `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SERIAL.set(self.0);
+        }
     }
+    let _restore = Restore(SERIAL.replace(true));
+    f()
 }
 
 /// Whether the two halves of a large product may run on two threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Threads {
+enum Threads {
     /// Run them with `rayon::join`.
     Split,
     /// Run them in turn on the calling thread.
@@ -534,7 +552,7 @@ mod tests {
         }
     }
 
-    /// `gemm` on one or two threads and `gemm_serial` give the same bits on inexact data, for
+    /// `gemm` on one or two threads and inside `serial` give the same bits on inexact data, for
     /// both cuts: `W1ᵀ·x` (the inner dimension, 784, is the longest) and `x·dzᵀ` (by columns).
     #[test]
     fn thread_count_and_serial_do_not_change_the_bits() {
@@ -545,7 +563,7 @@ mod tests {
         let dz = Matrix::<f32>::from_fn(50, 300, |i, j| ((i * 3 + j * 5) % 23) as f32 / 19.0);
         assert_eq!(Cut::of(50, 300, 784), Some(Cut::Inner));
         assert_eq!(Cut::of(784, 50, 300), Some(Cut::Columns));
-        // `C ← α·op(A)·op(B) + C` from `c`, by `gemm` on `threads` threads or by `gemm_serial`.
+        // `C ← α·op(A)·op(B) + C` from `c`, by `gemm` on `threads` threads or inside `serial`.
         let product = |(lhs, op_a), (rhs, op_b), alpha, c: &Matrix<f32>, threads, serial| {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -554,7 +572,7 @@ mod tests {
             let mut c = c.clone();
             pool.install(|| {
                 if serial {
-                    f32::gemm_serial(alpha, lhs, op_a, rhs, op_b, 1.0, &mut c);
+                    super::serial(|| f32::gemm(alpha, lhs, op_a, rhs, op_b, 1.0, &mut c));
                 } else {
                     f32::gemm(alpha, lhs, op_a, rhs, op_b, 1.0, &mut c);
                 }

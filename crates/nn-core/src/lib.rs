@@ -1,5 +1,5 @@
-//! The layers, losses and gradients of *Deep Learning from Scratch* (O'Reilly Japan), chapters 4
-//! and 5, in Rust on [nalgebra](https://nalgebra.rs).
+//! The layers, losses and gradients of *Deep Learning from Scratch* (O'Reilly Japan), chapters 3
+//! to 6, in Rust on [nalgebra](https://nalgebra.rs).
 //!
 //! # From the book's NumPy to this crate
 //!
@@ -24,9 +24,15 @@
 //! - [`gradient`]: `numerical_diff`, `numerical_gradient` (§4.3–4.4); [`integrate`]: the
 //!   rectangle and midpoint rules;
 //! - [`layers`]: the [`Layer`](layers::Layer) trait, `Affine`, `Sigmoid`, `Relu`,
-//!   `SoftmaxWithLoss`, `MulLayer`, `AddLayer` (ch. 5);
-//! - [`TwoLayerNet`]: the network of §4.5 and §5.7, its [`Parameters`] for optimizers, and
-//!   [`ModelFile`] to save and load it.
+//!   `SoftmaxWithLoss`, `MulLayer`, `AddLayer` (ch. 5), `BatchNorm`, `Dropout` (ch. 6);
+//! - [`TwoLayerNet`]: the network of §4.5 and §5.7;
+//! - [`Init`]: the initial weights of §6.2 (a std, Xavier, He);
+//! - [`NetSpec`]: a network of any shape as data (its layers, init, weight decay), and
+//!   [`MultiLayerNetConfig`], the arguments of the book's `MultiLayerNetExtend`;
+//!   [`Sequential`] builds and runs it;
+//! - [`Model`]: what the training loop calls (`loss`, `gradient`, `predict`…), implemented by
+//!   both networks; [`Parameters`] is what optimizers see;
+//! - [`ModelFile`]: save and load any network with its spec, parameters and state.
 //!
 //! Everything is generic over [`Float`] (`f32` to train, `f64` to check gradients). Matrix
 //! products go through [`Float::gemm`], layers reuse their buffers, and a training step
@@ -47,22 +53,29 @@
 mod float;
 pub mod functions;
 pub mod gradient;
+mod init;
 pub mod integrate;
 pub mod layers;
 mod model;
-mod net;
+mod model_file;
 mod pixels;
+mod sequential;
+mod spec;
 mod targets;
+mod two_layer_net;
 
-pub use float::{Float, Op, PARALLEL_MIN_MULADDS};
+pub use float::{Float, Op, PARALLEL_MIN_MULADDS, serial};
+pub use init::{Init, ParseInitError};
 pub use layers::Param;
-pub use model::{FORMAT_VERSION, ModelError, ModelFile};
-pub use net::{
-    Activation, ConfigError, Gradients, NetConfig, Parameters, Params, ParseActivationError,
-    PredictScratch, TwoLayerNet,
-};
+pub use model::{Model, Parameters, count_matches};
+pub use model_file::{FORMAT_VERSION, ModelError, ModelFile};
 pub use pixels::normalize_pixels;
+pub use sequential::Sequential;
+pub use spec::{LayerSpec, MultiLayerNetConfig, NetSpec, Shape, SpecError};
 pub use targets::Targets;
+pub use two_layer_net::{
+    Activation, ConfigError, Gradients, NetConfig, Params, ParseActivationError, TwoLayerNet,
+};
 
 /// The matrix type of the whole workspace: a column-major, heap-allocated nalgebra matrix.
 /// Batches are `(features, batch)`, one sample per column; biases are `(n, 1)`.

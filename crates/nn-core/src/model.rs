@@ -1,273 +1,111 @@
-//! Model files: a network's config and parameters, plus free-form metadata, in RON.
-//!
-//! Matrices are stored row by row, as the book prints them (`W1` has `input_size` rows of
-//! `hidden_size` values). Loading checks everything against the config and names the first
-//! problem: a parameter of the wrong shape, a value count that does not match the shape, a
-//! non-finite value, an unknown format version. Saving is atomic: the file is written next to
-//! its destination under a temporary name, then renamed over it.
+//! The seam between a network and whatever trains or uses it: [`Parameters`] for optimizers,
+//! [`Model`] for the training loop and evaluation.
 
-use std::collections::BTreeMap;
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use crate::functions::argmax_columns;
+use crate::layers::{Param, State};
+use crate::{Float, Matrix, Targets};
 
-use atomic_write_file::AtomicWriteFile;
-use serde::{Deserialize, Serialize};
-
-use crate::{ConfigError, Float, Matrix, NetConfig, Params, TwoLayerNet};
-
-/// The format version written in every model file.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// Why a model could not be loaded, validated or saved.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// The file could not be read.
-    #[error("cannot read model file {}: {error}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
-    },
-    /// The file could not be written.
-    #[error("cannot write model file {}: {error}", path.display())]
-    Write {
-        /// The destination.
-        path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
-    },
-    /// The file is unreadable as a model; wraps the problem found in its contents.
-    #[error("model file {}: {error}", path.display())]
-    InFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with its contents.
-        error: Box<ModelError>,
-    },
-    /// The text is not a RON model.
-    #[error("not a model file in RON: {0} (expected the output of `nn-cli train`)")]
-    Parse(ron::error::SpannedError),
-    /// The model could not be turned into RON.
-    #[error("cannot write the model as RON: {0}")]
-    Serialize(ron::Error),
-    /// The format version is not one this library reads.
-    #[error(
-        "format version {found} is not supported: this version of nn-core reads version {FORMAT_VERSION}"
-    )]
-    Version {
-        /// The version in the file.
-        found: u32,
-    },
-    /// The config is invalid.
-    #[error("invalid network config: {0}")]
-    Config(#[from] ConfigError),
-    /// A parameter's shape does not match the config.
-    #[error(
-        "parameter {name} is {}x{} but the config ({config}) needs {}x{}: the parameters do not belong to this config",
-        found.0, found.1, expected.0, expected.1
-    )]
-    Shape {
-        /// `W1`, `b1`, `W2` or `b2`.
-        name: &'static str,
-        /// The shape the config requires.
-        expected: (usize, usize),
-        /// The shape found.
-        found: (usize, usize),
-        /// The config, e.g. `784-50-10 sigmoid`.
-        config: String,
-    },
-    /// A stored matrix holds a different number of values than its rows × cols.
-    #[error("parameter {name} declares {rows}x{cols} = {} values but holds {len}: the file is truncated or corrupt", rows * cols)]
-    DataLength {
-        /// `W1`, `b1`, `W2` or `b2`.
-        name: &'static str,
-        /// Declared rows.
-        rows: usize,
-        /// Declared columns.
-        cols: usize,
-        /// Values present.
-        len: usize,
-    },
-    /// A parameter holds NaN or an infinity (training diverged, or the file is corrupt).
-    #[error(
-        "parameter {name} holds {value} at row {row}, column {col}: a usable model has only finite values"
-    )]
-    NotFinite {
-        /// `W1`, `b1`, `W2` or `b2`.
-        name: &'static str,
-        /// Row of the value.
-        row: usize,
-        /// Column of the value.
-        col: usize,
-        /// The value.
-        value: f64,
-    },
+/// What optimizers update: each parameter with its gradient, in a fixed order with stable names.
+pub trait Parameters<T: Float> {
+    /// Calls `f` on each parameter and its gradient from the last backward pass, always in the
+    /// same order (for a network, from the input to the output: `W1`, `b1`, `gamma1`…).
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>));
 }
 
-/// A matrix as stored in a file: its shape and its values row by row.
-#[derive(Serialize, Deserialize)]
-struct StoredMatrix<T> {
-    rows: usize,
-    cols: usize,
-    data: Vec<T>,
-}
-
-impl<T: Float> StoredMatrix<T> {
-    fn from_matrix(m: &Matrix<T>) -> Self {
-        let data = m
-            .row_iter()
-            .flat_map(|row| row.iter().copied().collect::<Vec<_>>())
-            .collect();
-        StoredMatrix {
-            rows: m.nrows(),
-            cols: m.ncols(),
-            data,
-        }
-    }
-
-    fn into_matrix(self, name: &'static str) -> Result<Matrix<T>, ModelError> {
-        let StoredMatrix { rows, cols, data } = self;
-        if rows.checked_mul(cols) != Some(data.len()) {
-            return Err(ModelError::DataLength {
-                name,
-                rows,
-                cols,
-                len: data.len(),
-            });
-        }
-        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::NotFinite {
-                name,
-                row: i / cols,
-                col: i % cols,
-                value: data[i].to_f64(),
-            });
-        }
-        Ok(Matrix::from_row_slice(rows, cols, &data))
-    }
-}
-
-/// The on-disk layout.
-#[derive(Serialize, Deserialize)]
-struct StoredModel<T> {
-    format_version: u32,
-    config: NetConfig,
-    #[serde(rename = "W1")]
-    w1: StoredMatrix<T>,
-    b1: StoredMatrix<T>,
-    #[serde(rename = "W2")]
-    w2: StoredMatrix<T>,
-    b2: StoredMatrix<T>,
-    #[serde(default)]
-    metadata: BTreeMap<String, String>,
-}
-
-/// A network with its metadata, as saved to and loaded from a RON file.
+/// A network that can be trained and evaluated: the methods of the book's network classes
+/// (`TwoLayerNet`, `MultiLayerNetExtend`, `SimpleConvNet`…) that the training loop calls.
+///
+/// [`TwoLayerNet`](crate::TwoLayerNet) and [`Sequential`](crate::Sequential) implement it. The
+/// batch `x` is `(input_len, N)`, one sample per column; scores are `(output_len, N)`.
 ///
 /// ```
-/// use nn_core::{ModelFile, NetConfig, TwoLayerNet};
-/// let net = TwoLayerNet::<f32>::new(NetConfig::default(), 7)?;
-/// let file = ModelFile::new(net, [("test_accuracy".to_owned(), "0.97".to_owned())].into());
-/// let text = file.to_ron()?;
-/// let back = ModelFile::<f32>::from_ron(&text)?;
-/// assert_eq!(back.net.params(), file.net.params()); // f32 values survive the text exactly
-/// assert_eq!(back.metadata["test_accuracy"], "0.97");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// use nn_core::{Matrix, Model, NetConfig, Targets, TwoLayerNet};
+/// fn sgd_step<M: Model<f64>>(net: &mut M, x: &Matrix<f64>, labels: &[u8]) -> f64 {
+///     let loss = net.gradient(x, Targets::Labels(labels));
+///     net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));
+///     loss
+/// }
+/// let config = NetConfig { input_size: 2, hidden_size: 3, output_size: 2, ..NetConfig::default() };
+/// let mut net = TwoLayerNet::<f64>::new(config, 1)?;
+/// let x = Matrix::from_column_slice(2, 2, &[1.0, 0.0, 0.0, 1.0]);
+/// let first = sgd_step(&mut net, &x, &[0, 1]);
+/// for _ in 0..300 { sgd_step(&mut net, &x, &[0, 1]); }
+/// assert!(sgd_step(&mut net, &x, &[0, 1]) < first / 10.0);
+/// assert_eq!(net.accuracy(&x, &[0, 1]), 1.0);
+/// # Ok::<(), nn_core::ConfigError>(())
 /// ```
-#[derive(Clone, Debug)]
-pub struct ModelFile<T: Float> {
-    /// The network.
-    pub net: TwoLayerNet<T>,
-    /// Free-form notes: training settings, final accuracies...
-    pub metadata: BTreeMap<String, String>,
-}
+pub trait Model<T: Float>: Parameters<T> + Send + Sync + Sized {
+    /// Values per input sample (784 for MNIST).
+    fn input_len(&self) -> usize;
 
-impl<T: Float> ModelFile<T> {
-    /// Bundles a network with its metadata.
-    pub fn new(net: TwoLayerNet<T>, metadata: BTreeMap<String, String>) -> Self {
-        ModelFile { net, metadata }
-    }
+    /// Scores per sample: the number of classes.
+    fn output_len(&self) -> usize;
 
-    /// The model as RON text.
-    pub fn to_ron(&self) -> Result<String, ModelError> {
-        let p = self.net.params();
-        let stored = StoredModel {
-            format_version: FORMAT_VERSION,
-            config: self.net.config().clone(),
-            w1: StoredMatrix::from_matrix(&p.w1),
-            b1: StoredMatrix::from_matrix(&p.b1),
-            w2: StoredMatrix::from_matrix(&p.w2),
-            b2: StoredMatrix::from_matrix(&p.b2),
-            metadata: self.metadata.clone(),
-        };
-        let pretty = ron::ser::PrettyConfig::new().compact_arrays(true);
-        ron::ser::to_string_pretty(&stored, pretty).map_err(ModelError::Serialize)
-    }
-
-    /// Parses and validates RON text written by [`to_ron`](Self::to_ron).
+    /// The mean loss of the batch, in training mode (the book's `loss(x, t)`, with
+    /// `train_flg=True`): batch norm normalizes by the batch's statistics and updates its
+    /// running ones, dropout drops. Includes the weight decay term, if any.
     ///
-    /// # Errors
-    /// The first problem found: syntax, version, config, a parameter's value count, values or
-    /// shape (see [`ModelError`]).
-    pub fn from_ron(text: &str) -> Result<Self, ModelError> {
-        let stored: StoredModel<T> = ron::from_str(text).map_err(ModelError::Parse)?;
-        if stored.format_version != FORMAT_VERSION {
-            return Err(ModelError::Version {
-                found: stored.format_version,
-            });
+    /// # Panics
+    /// If `x` or the targets do not fit the network.
+    fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T;
+
+    /// The backward pass after [`loss`](Self::loss) on the same batch `x`: stores every
+    /// parameter's gradient beside it (see [`Parameters`]).
+    ///
+    /// # Panics
+    /// If `loss` was not called on a batch of the shape of `x`.
+    fn backward(&mut self, x: &Matrix<T>);
+
+    /// The book's `gradient(x, t)`: [`loss`](Self::loss), then [`backward`](Self::backward);
+    /// returns the loss.
+    fn gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        let loss = self.loss(x, t);
+        self.backward(x);
+        loss
+    }
+
+    /// The book's `numerical_gradient(x, t)` (§4.4): the gradient of the loss by central
+    /// differences, stored where [`backward`](Self::backward) stores its own. Returns the loss
+    /// at the current parameters. Slow: for teaching and gradient checks.
+    fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T;
+
+    /// The scores of the batch in inference mode (the book's `predict(x, train_flg=False)`):
+    /// batch norm uses its running statistics, dropout scales instead of dropping.
+    fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T>;
+
+    /// The fraction of the samples whose highest score is their label (0 for an empty batch).
+    ///
+    /// # Panics
+    /// If `labels` has not one entry per column of `x`.
+    fn accuracy(&mut self, x: &Matrix<T>, labels: &[u8]) -> f64 {
+        assert_eq!(
+            labels.len(),
+            x.ncols(),
+            "{} labels for {} samples",
+            labels.len(),
+            x.ncols()
+        );
+        if labels.is_empty() {
+            return 0.0;
         }
-        let params = Params {
-            w1: stored.w1.into_matrix("W1")?,
-            b1: stored.b1.into_matrix("b1")?,
-            w2: stored.w2.into_matrix("W2")?,
-            b2: stored.b2.into_matrix("b2")?,
-        };
-        let net = TwoLayerNet::from_params(stored.config, params)?;
-        Ok(ModelFile {
-            net,
-            metadata: stored.metadata,
-        })
+        count_matches(self.predict(x), labels) as f64 / labels.len() as f64
     }
 
-    /// Reads and validates a model file.
-    ///
-    /// # Errors
-    /// [`ModelError::Read`] if the file cannot be read, [`ModelError::InFile`] naming the file
-    /// and the problem if its contents are not a valid model.
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
-        let path = path.as_ref();
-        let text = fs::read_to_string(path).map_err(|error| ModelError::Read {
-            path: path.to_owned(),
-            error,
-        })?;
-        Self::from_ron(&text).map_err(|error| ModelError::InFile {
-            path: path.to_owned(),
-            error: Box::new(error),
-        })
+    /// Calls `f` on each matrix of model state: values that are not trained by gradients but
+    /// belong to the model (batch norm's running mean and variance), in a fixed order.
+    fn visit_state(&mut self, f: &mut dyn FnMut(State<'_, T>)) {
+        let _ = f;
     }
 
-    /// Writes the model atomically: to a temporary file in the same folder, then renamed to
-    /// `path`, so a reader never sees half a model.
-    ///
-    /// # Errors
-    /// [`ModelError::Write`] naming the file if it cannot be written.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        let text = self.to_ron()?;
-        write_atomically(path, text.as_bytes()).map_err(|error| ModelError::Write {
-            path: path.to_owned(),
-            error,
-        })
-    }
+    /// A copy of the parameters and state, in its current mode, without the buffers of the
+    /// forward and backward passes: what an evaluation beside the training loop scores.
+    fn snapshot(&self) -> Self;
 }
 
-/// Writes `bytes` to a fresh temporary file next to `path`, syncs it, and renames it to `path`
-/// (the `atomic-write-file` crate); on error the temporary file is removed and an older `path`
-/// is left as it was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = AtomicWriteFile::open(path)?;
-    file.write_all(bytes)?;
-    file.commit()
+/// How many columns of `scores` have their highest value at their label.
+pub fn count_matches<T: Float>(scores: &Matrix<T>, labels: &[u8]) -> usize {
+    argmax_columns(scores)
+        .zip(labels)
+        .filter(|&(predicted, &label)| predicted == usize::from(label))
+        .count()
 }

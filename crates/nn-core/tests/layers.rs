@@ -63,8 +63,9 @@ fn affine_computes_the_transposed_book_formulas() {
     assert_eq!(affine.db.as_slice(), &[1.0, 1.0, 2.0]);
     let mut names = Vec::new();
     affine.visit_params(&mut |p: Param<'_, f64>| {
-        names.push((p.name, p.value.shape(), p.grad.shape()))
+        names.push((p.name.to_string(), p.value.shape(), p.grad.shape()));
     });
+    let names: Vec<_> = names.iter().map(|(n, v, g)| (n.as_str(), *v, *g)).collect();
     assert_eq!(names, [("W", (2, 3), (2, 3)), ("b", (3, 1), (3, 1))]);
 }
 

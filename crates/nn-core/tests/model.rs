@@ -1,23 +1,41 @@
-//! Model files: round trips, atomic saves, and an error naming every kind of bad file.
+//! Model files: round trips, atomic saves, version-1 files, and an error naming every kind of
+//! bad file.
 
-use nn_core::{Activation, ModelError, ModelFile, NetConfig, TwoLayerNet};
+use nn_core::{
+    Activation, LayerSpec, Matrix, Model, ModelError, ModelFile, NetConfig, NetSpec, Params,
+    Sequential, Shape, Targets, TwoLayerNet,
+};
 use std::collections::BTreeMap;
 
-fn small_net() -> TwoLayerNet<f32> {
-    let config = NetConfig {
+fn small_config() -> NetConfig {
+    NetConfig {
         input_size: 3,
         hidden_size: 2,
         output_size: 2,
         activation: Activation::Relu,
         weight_init_std: 0.5,
-    };
-    TwoLayerNet::new(config, 17).unwrap()
+    }
+}
+
+fn small_net() -> TwoLayerNet<f32> {
+    TwoLayerNet::new(small_config(), 17).unwrap()
 }
 
 fn small_model_text() -> String {
-    ModelFile::new(small_net(), BTreeMap::new())
+    let net = small_net();
+    ModelFile::from_model(net.config().spec(), &net, BTreeMap::new())
+        .unwrap()
         .to_ron()
         .unwrap()
+}
+
+/// The four parameters with their names, as `Sequential::params` lists them.
+fn named(params: &Params<f32>) -> Vec<(String, Matrix<f32>)> {
+    params
+        .named()
+        .iter()
+        .map(|(name, m)| (name.to_string(), (*m).clone()))
+        .collect()
 }
 
 #[test]
@@ -26,12 +44,13 @@ fn save_then_load_gives_the_same_network_and_metadata() {
     let path = dir.path().join("model.ron");
     let metadata: BTreeMap<_, _> = [("epochs".to_owned(), "17".to_owned())].into();
     let net = TwoLayerNet::<f32>::new(NetConfig::default(), 3).unwrap();
-    ModelFile::new(net.clone(), metadata.clone())
+    ModelFile::from_model(net.config().spec(), &net, metadata.clone())
+        .unwrap()
         .save(&path)
         .unwrap();
-    let loaded = ModelFile::<f32>::load(&path).unwrap();
-    assert_eq!(loaded.net.params(), net.params());
-    assert_eq!(loaded.net.config(), net.config());
+    let mut loaded = ModelFile::<f32>::load(&path).unwrap();
+    assert_eq!(loaded.net.params(), named(&net.params()));
+    assert_eq!(loaded.net.spec(), &net.config().spec());
     assert_eq!(loaded.metadata, metadata);
     // Only the model is left in the folder: the temporary file was renamed.
     let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -40,17 +59,57 @@ fn save_then_load_gives_the_same_network_and_metadata() {
         .collect();
     assert_eq!(names, ["model.ron"]);
     // Saving again replaces the file.
-    ModelFile::new(small_net(), BTreeMap::new())
-        .save(&path)
+    ModelFile::from_ron(&small_model_text())
+        .map(|file: ModelFile<f32>| file.save(&path))
+        .unwrap()
         .unwrap();
-    assert_eq!(
-        ModelFile::<f32>::load(&path)
+    assert_eq!(ModelFile::<f32>::load(&path).unwrap().net.input_len(), 3);
+}
+
+#[test]
+fn a_loaded_network_computes_what_the_saved_one_did() {
+    let mut net = TwoLayerNet::<f32>::new(small_config(), 5).unwrap();
+    let x = Matrix::from_fn(3, 4, |i, n| (i as f32 - n as f32) / 3.0);
+    let mut loaded: ModelFile<f32> = ModelFile::from_ron(
+        &ModelFile::from_model(net.config().spec(), &net, BTreeMap::new())
             .unwrap()
-            .net
-            .config()
-            .input_size,
-        3
-    );
+            .to_ron()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(loaded.net.predict(&x), net.predict(&x));
+}
+
+#[test]
+fn batch_norm_statistics_are_saved_as_state() {
+    let spec = NetSpec {
+        input: Shape::flat(3),
+        layers: vec![
+            LayerSpec::Affine { out: 4 },
+            LayerSpec::BatchNorm,
+            LayerSpec::Relu,
+            LayerSpec::Affine { out: 2 },
+        ],
+        init: nn_core::Init::He,
+        weight_decay: 0.0,
+    };
+    let mut net = Sequential::<f64>::new(spec.clone(), 1).unwrap();
+    let x = Matrix::from_fn(3, 5, |i, n| (i * n) as f64 / 7.0);
+    net.loss(&x, Targets::Labels(&[0, 1, 0, 1, 1])); // moves the running statistics
+    let text = ModelFile::from_model(spec, &net, BTreeMap::new())
+        .unwrap()
+        .to_ron()
+        .unwrap();
+    for name in [
+        "\"gamma1\"",
+        "\"beta1\"",
+        "\"running_mean1\"",
+        "\"running_var1\"",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    let mut loaded = ModelFile::<f64>::from_ron(&text).unwrap();
+    assert_eq!(loaded.net.predict(&x), net.predict(&x));
 }
 
 #[test]
@@ -62,12 +121,12 @@ fn the_file_stores_matrices_row_by_row() {
         text.contains(&row0),
         "W1's first row {row0} should be contiguous in:\n{text}"
     );
-    assert!(text.contains("activation: relu"));
+    assert!(text.contains("Relu"), "{text}");
 }
 
 /// Loads `text` after applying `edit`, expecting an error whose message contains every `needle`.
-fn assert_rejected(edit: impl Fn(&str) -> String, needles: &[&str]) {
-    let text = edit(&small_model_text());
+fn assert_rejected(text: &str, edit: impl Fn(&str) -> String, needles: &[&str]) {
+    let text = edit(text);
     let err = ModelFile::<f32>::from_ron(&text).expect_err("the edited model must be rejected");
     let message = err.to_string();
     for needle in needles {
@@ -79,18 +138,29 @@ fn assert_rejected(edit: impl Fn(&str) -> String, needles: &[&str]) {
 }
 
 #[test]
-fn a_shape_that_does_not_match_the_config_is_named() {
+fn a_shape_that_does_not_match_the_spec_is_named() {
     assert_rejected(
-        |t| t.replacen("hidden_size: 2", "hidden_size: 4", 1),
+        &small_model_text(),
+        |t| t.replacen("out: 2,", "out: 4,", 1),
         &["W1", "3x2", "3x4"],
+    );
+}
+
+#[test]
+fn missing_or_extra_parameters_are_named() {
+    assert_rejected(
+        &small_model_text(),
+        |t| t.replacen("Relu, ", "Relu, Affine(out: 2), Relu, ", 1),
+        &["W1 b1 W2 b2", "W1 b1 W2 b2 W3 b3"],
     );
 }
 
 #[test]
 fn a_truncated_matrix_is_named() {
     assert_rejected(
+        &small_model_text(),
         |t| {
-            let start = t.find("b2:").unwrap();
+            let start = t.find("\"b2\"").unwrap();
             let end = start + t[start..].find(']').unwrap();
             let comma = t[start..end].rfind(',').unwrap() + start;
             format!("{}{}", &t[..comma], &t[end..])
@@ -102,8 +172,9 @@ fn a_truncated_matrix_is_named() {
 #[test]
 fn non_finite_values_are_named() {
     assert_rejected(
+        &small_model_text(),
         |t| {
-            let start = t.find("W2:").unwrap();
+            let start = t.find("\"W2\"").unwrap();
             let open = start + t[start..].find('[').unwrap();
             let comma = open + t[open..].find(',').unwrap();
             format!("{}NaN{}", &t[..=open], &t[comma..])
@@ -113,17 +184,84 @@ fn non_finite_values_are_named() {
 }
 
 #[test]
-fn bad_versions_configs_and_syntax_are_explained() {
+fn a_huge_declared_shape_is_an_error_not_an_overflow() {
     assert_rejected(
-        |t| t.replacen("format_version: 1", "format_version: 9", 1),
-        &["version 9", "version 1"],
+        &small_model_text(),
+        |t| {
+            t.replacen("rows: 3,", "rows: 4294967296,", 1).replacen(
+                "cols: 2,",
+                "cols: 4294967296,",
+                1,
+            )
+        },
+        &["W1", "4294967296x4294967296", "more than 2^64", "holds 6"],
+    );
+}
+
+#[test]
+fn bad_versions_specs_fields_and_syntax_are_explained() {
+    let text = small_model_text();
+    assert_rejected(
+        &text,
+        |t| t.replacen("format_version: 2", "format_version: 9", 1),
+        &["version 9", "versions 1 to 2"],
     );
     assert_rejected(
+        &text,
+        |t| t.replacen("weight_decay: 0.0", "weight_decay: -1.0", 1),
+        &["weight decay", "-1"],
+    );
+    assert_rejected(
+        &text,
+        |t| {
+            t.replacen(
+                "format_version: 2,",
+                "format_version: 2, learning_rate: 0.1,",
+                1,
+            )
+        },
+        &["learning_rate"],
+    );
+    assert_rejected(&text, |t| t.replacen("Relu", "Tanh", 1), &["RON", "Tanh"]);
+    assert_rejected(&text, |t| t[..t.len() / 2].to_owned(), &["RON"]);
+}
+
+/// A model file written by `ModelFile::to_ron` of nn-core at 9f5e0ca (format version 1), for
+/// the network of `small_net()`.
+const V1_SMALL: &str = include_str!("fixtures/v1-small.ron");
+
+#[test]
+fn a_version_1_file_loads_as_the_same_network() {
+    let mut loaded = ModelFile::<f32>::from_ron(V1_SMALL).unwrap();
+    assert_eq!(loaded.net.params(), named(&small_net().params()));
+    assert_eq!(loaded.net.spec(), &small_config().spec());
+    assert!(loaded.metadata["note"].contains("format version 1"));
+    // And it saves as version 2.
+    assert!(
+        ModelFile::new(loaded.net, BTreeMap::new())
+            .to_ron()
+            .unwrap()
+            .contains("format_version: 2")
+    );
+}
+
+#[test]
+fn a_bad_version_1_file_is_explained_too() {
+    assert_rejected(
+        V1_SMALL,
+        |t| t.replacen("hidden_size: 2", "hidden_size: 4", 1),
+        &["W1", "3x2", "3x4"],
+    );
+    assert_rejected(
+        V1_SMALL,
         |t| t.replacen("weight_init_std: 0.5", "weight_init_std: -1.0", 1),
         &["weight_init_std", "-1"],
     );
-    assert_rejected(|t| t.replacen("relu", "tanh", 1), &["RON"]);
-    assert_rejected(|t| t[..t.len() / 2].to_owned(), &["RON"]);
+    assert_rejected(
+        V1_SMALL,
+        |t| t.replacen("metadata:", "extra: 1, metadata:", 1),
+        &["extra"],
+    );
 }
 
 #[test]
@@ -135,13 +273,14 @@ fn file_errors_name_the_file() {
     assert!(err.to_string().contains("missing.ron"), "{err}");
 
     let bad = dir.path().join("bad.ron");
-    std::fs::write(&bad, "(format_version: 1)").unwrap();
+    std::fs::write(&bad, "(format_version: 2)").unwrap();
     let err = ModelFile::<f32>::load(&bad).unwrap_err();
     assert!(matches!(err, ModelError::InFile { .. }));
     assert!(err.to_string().contains("bad.ron"), "{err}");
 
     let nowhere = dir.path().join("no-such-dir").join("model.ron");
-    let err = ModelFile::new(small_net(), BTreeMap::new())
+    let err = ModelFile::<f32>::from_ron(&small_model_text())
+        .unwrap()
         .save(&nowhere)
         .unwrap_err();
     assert!(
@@ -152,9 +291,10 @@ fn file_errors_name_the_file() {
 
 #[test]
 fn an_f32_model_loads_as_f64_within_f32_rounding() {
-    let text = small_model_text();
-    let wide = ModelFile::<f64>::from_ron(&text).unwrap();
-    for (name, diff) in wide.net.params().max_abs_diff(&small_net().params().cast()) {
+    let mut wide = ModelFile::<f64>::from_ron(&small_model_text()).unwrap();
+    let exact = small_net().params().cast::<f64>();
+    for ((name, got), (_, want)) in wide.net.params().iter().zip(exact.named()) {
+        let diff = (got - want).abs().max();
         assert!(diff < 1e-7, "{name}: {diff}");
     }
 }

@@ -1,7 +1,7 @@
 //! TwoLayerNet: gradient checks on MNIST-shaped data, closed forms, reproducibility.
 
 use nn_core::{
-    Activation, Float, Matrix, NetConfig, Parameters, PredictScratch, Targets, TwoLayerNet,
+    Activation, Float, Matrix, Model, NetConfig, Parameters, Targets, TwoLayerNet, count_matches,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -29,7 +29,7 @@ fn gradient_check(activation: Activation) {
     let before = net.params();
     net.gradient(&x, t);
     let backprop = net.gradients();
-    let numerical = net.numerical_gradient(&x, t);
+    let numerical = TwoLayerNet::numerical_gradient(&mut net, &x, t);
     assert_eq!(
         net.params(),
         before,
@@ -171,32 +171,31 @@ fn larger_input_net<T: Float>() -> TwoLayerNet<T> {
 }
 
 #[test]
-fn accuracy_and_count_correct_of_a_hand_built_network() {
+fn accuracy_of_a_hand_built_network() {
     let mut net = larger_input_net::<f32>();
     let x = Matrix::from_column_slice(2, 5, &[1.0, 0.0, 0.0, 1.0, 3.0, 2.0, 0.5, 0.9, 0.0, 4.0]);
     // Predictions: 0, 1, 0, 1, 1.
     let labels = [0, 1, 1, 1, 0];
     assert_eq!(net.predict(&x).as_slice(), x.as_slice());
     assert_eq!(net.accuracy(&x, &labels), 0.6);
-    let mut scratch = PredictScratch::new();
-    assert_eq!(net.count_correct(&x, &labels, &mut scratch), 3);
-    // Chunks of another size reuse the same scratch.
+    assert_eq!(count_matches(net.predict(&x), &labels), 3);
+    // A chunk of another size reuses the buffers.
     let first = x.columns(0, 2).into_owned();
-    assert_eq!(net.count_correct(&first, &labels[..2], &mut scratch), 2);
+    assert_eq!(count_matches(net.predict(&first), &labels[..2]), 2);
     assert_eq!(net.accuracy(&Matrix::zeros(2, 0), &[]), 0.0);
-    // Two threads share the network, each with its own scratch and chunk.
-    let shared = &net;
+    // Snapshots on two threads, each with its own chunk.
     let (left, right) = (x.columns(0, 3).into_owned(), x.columns(3, 2).into_owned());
     let counts = std::thread::scope(|s| {
-        let a = s.spawn(|| shared.count_correct(&left, &labels[..3], &mut PredictScratch::new()));
-        let b = s.spawn(|| shared.count_correct(&right, &labels[3..], &mut PredictScratch::new()));
+        let (mut a, mut b) = (net.snapshot(), net.snapshot());
+        let a = s.spawn(move || count_matches(a.predict(&left), &labels[..3]));
+        let b = s.spawn(move || count_matches(b.predict(&right), &labels[3..]));
         (a.join().unwrap(), b.join().unwrap())
     });
     assert_eq!(counts, (2, 1));
 }
 
 #[test]
-fn count_correct_agrees_with_accuracy_on_random_nets_in_chunks() {
+fn chunked_counts_agree_with_accuracy_on_random_nets() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
         let config = NetConfig {
             weight_init_std: 1.0,
@@ -206,16 +205,13 @@ fn count_correct_agrees_with_accuracy_on_random_nets_in_chunks() {
         let (x, labels) = random_batch(250, 10);
         let x = x.map(|v| v as f32);
         let whole = net.accuracy(&x, &labels);
-        let mut scratch = PredictScratch::new();
+        let mut copy = net.snapshot();
         let chunked: usize = (0..250)
             .step_by(100)
             .map(|start| {
                 let n = 100.min(250 - start);
-                net.count_correct(
-                    &x.columns(start, n).into_owned(),
-                    &labels[start..start + n],
-                    &mut scratch,
-                )
+                let chunk = x.columns(start, n).into_owned();
+                nn_core::serial(|| count_matches(copy.predict(&chunk), &labels[start..start + n]))
             })
             .sum();
         assert_eq!(chunked as f64 / 250.0, whole);
@@ -232,7 +228,8 @@ fn parameters_are_visited_in_the_fixed_order_and_sgd_lowers_the_loss() {
     let (x, labels) = random_batch(10, 6);
     let x = x.map(|v| v as f32);
     let mut seen = Vec::new();
-    net.visit_params(&mut |p| seen.push((p.name, p.value.shape(), p.grad.shape())));
+    net.visit_params(&mut |p| seen.push((p.name.to_string(), p.value.shape(), p.grad.shape())));
+    let seen: Vec<_> = seen.iter().map(|(n, v, g)| (n.as_str(), *v, *g)).collect();
     assert_eq!(
         seen,
         [
@@ -326,7 +323,7 @@ fn training_is_bit_identical_on_one_and_two_threads() {
                     losses.push(net.gradient(&x, Targets::Labels(&labels)));
                     net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));
                 }
-                let correct = net.count_correct(&x, &labels, &mut PredictScratch::new());
+                let correct = count_matches(net.predict(&x), &labels);
                 (net.params(), net.gradients(), losses, correct)
             })
         };

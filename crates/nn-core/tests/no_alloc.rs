@@ -5,13 +5,14 @@
 //! The only allocations left are the `gemm` kernel's own packing buffers (up to two small ones
 //! per kernel call, see `gemm_common::gemm::gemm_basic_generic`): a few kilobytes against
 //! millions of multiply-adds. The test runs the same products alone, counts what the kernel
-//! allocates for them, and requires a whole step (gradient, SGD update, chunked accuracy) to
+//! allocates for them, and requires a whole step (gradient, SGD update, a copy's accuracy) to
 //! allocate exactly that: any allocation added by our code fails it.
 
 #![allow(unsafe_code)] // implementing GlobalAlloc is unsafe by definition
 
 use nn_core::{
-    Activation, Float, Matrix, NetConfig, Op, Parameters, PredictScratch, Targets, TwoLayerNet,
+    Activation, Float, Matrix, Model, NetConfig, Op, Parameters, Targets, TwoLayerNet,
+    count_matches,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -73,16 +74,17 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
             let mut net = TwoLayerNet::<f32>::new(config, 0).unwrap();
             let x = Matrix::from_fn(784, 100, |i, n| ((i * 7 + n * 13) % 256) as f32 / 255.0);
             let labels: Vec<u8> = (0..100).map(|n| (n % 10) as u8).collect();
-            let mut scratch = PredictScratch::new();
+            let mut copy = net.snapshot();
             let mut step = |net: &mut TwoLayerNet<f32>| {
                 let loss = net.gradient(&x, Targets::Labels(&labels));
                 net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.1 * g));
-                loss + net.count_correct(&x, &labels, &mut scratch) as f32
+                let correct = nn_core::serial(|| count_matches(copy.predict(&x), &labels));
+                loss + correct as f32
             };
             step(&mut net); // sizes the buffers
 
             // The same products, with the same shapes and transposes: 2 forward and 3 backward
-            // (dW2, dx2, dW1; no dx1) in `gradient`, 2 in `count_correct`.
+            // (dW2, dx2, dW1; no dx1) in `gradient`, 2 in the prediction of a copy.
             let (w1, w2) = (Matrix::<f32>::zeros(784, 50), Matrix::<f32>::zeros(50, 10));
             let (mut h, mut s) = (Matrix::zeros(50, 100), Matrix::zeros(10, 100));
             let (mut dw1, mut dw2, mut dz) = (w1.clone(), w2.clone(), h.clone());
@@ -93,8 +95,10 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
                 f32::gemm(1.0, &h, Op::N, &dy, Op::T, 0.0, &mut dw2);
                 f32::gemm(1.0, &w2, Op::N, &dy, Op::N, 0.0, &mut dz);
                 f32::gemm(1.0, &x, Op::N, &dz, Op::T, 0.0, &mut dw1);
-                f32::gemm_serial(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
-                f32::gemm_serial(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
+                nn_core::serial(|| {
+                    f32::gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
+                    f32::gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
+                });
             };
             products(); // the kernel's per-thread buffer, allocated on first use
             let kernel = allocations_of(&mut products) * 3;

@@ -2,8 +2,8 @@
 //! per iteration as the book's run (70000 samples every 600 iterations, here 7000 every 60).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use nn_core::Activation;
-use nn_train::{Dataset, Evaluator, Sgd, Silent, TrainConfig, train};
+use nn_core::{Activation, NetConfig, TwoLayerNet};
+use nn_train::{Dataset, Evaluator, Length, Silent, TrainConfig, train};
 
 /// `len` pseudo-random 28×28 images with labels `i % 10`.
 struct Synthetic {
@@ -44,37 +44,42 @@ impl Dataset for Synthetic {
     }
 }
 
+fn two_layer(activation: Activation) -> TwoLayerNet<f32> {
+    let config = NetConfig {
+        activation,
+        ..NetConfig::default()
+    };
+    TwoLayerNet::new(config, 42).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let (train_data, test_data) = (Synthetic::new(6000, 1), Synthetic::new(1000, 2));
     // Inside a pool, as nn-cli calls it, so that evaluations run beside the loop.
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
+    let config = TrainConfig {
+        length: Length::Iters(120),
+        ..TrainConfig::default()
+    }
+    .check()
+    .unwrap();
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = TrainConfig {
-            iters: 120,
-            activation,
-            ..TrainConfig::default()
-        };
         c.bench_function(&format!("train 120 iterations, {activation}"), |b| {
             b.iter(|| {
-                let mut sgd = Sgd::new(0.1);
-                pool.install(|| train(&config, &train_data, &test_data, &mut sgd, &mut Silent))
-                    .unwrap()
+                pool.install(|| {
+                    train(
+                        &config,
+                        two_layer(activation),
+                        &train_data,
+                        &test_data,
+                        &mut Silent,
+                    )
+                })
+                .unwrap()
             })
         });
     }
 
-    let net = train(
-        &TrainConfig {
-            iters: 1,
-            ..TrainConfig::default()
-        },
-        &train_data,
-        &test_data,
-        &mut Sgd::new(0.1),
-        &mut Silent,
-    )
-    .unwrap()
-    .net;
+    let net = two_layer(Activation::Sigmoid);
     let mut evaluator = Evaluator::new(rayon::current_num_threads());
     c.bench_function("accuracy over 6000 samples", |b| {
         b.iter(|| evaluator.accuracy(&net, &train_data))

@@ -1,11 +1,14 @@
-//! The hyper-parameters of a run, unchecked (as read from a file or flags) and checked.
+//! The settings of the training loop, unchecked (as read from a file or flags) and checked.
 //!
 //! This follows linfa's `ParamGuard` idea: a plain, serializable [`TrainConfig`] can hold any
-//! values; [`TrainConfig::check`] turns it into a [`CheckedConfig`], the only form the training
-//! loop accepts, or returns a [`ConfigError`] naming the first bad value.
+//! values; [`TrainConfig::check`] turns it into a [`CheckedConfig`], the only form
+//! [`train`](crate::train) accepts, or returns a [`ConfigError`] naming the first bad value. The
+//! network is not part of it: it is built separately, from its own spec.
 
-use nn_core::Activation;
 use serde::{Deserialize, Serialize};
+
+use crate::observer::RunInfo;
+use crate::optimizer::{OptimizerError, OptimizerSpec};
 
 /// How the loop computes the gradient of the loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -18,53 +21,62 @@ pub enum GradientMethod {
     Numerical,
 }
 
-/// The hyper-parameters of a training run, as written in a config file; nothing is checked yet.
+/// How long a run lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Length {
+    /// This many iterations (parameter updates), as `train_neuralnet.py`'s `iters_num`.
+    Iters(usize),
+    /// This many epochs of `max(train_size / batch_size, 1)` iterations, as the book's
+    /// `Trainer(epochs=...)` of chapters 6 to 8.
+    Epochs(usize),
+}
+
+/// The settings of a training run, as written in a config file; nothing is checked yet.
 ///
-/// The defaults reproduce the book's chapter-4 run (`train_neuralnet.py`).
+/// The defaults reproduce the book's chapter-4 run (`train_neuralnet.py`): 10000 iterations
+/// of minibatches of 100, SGD with learning rate 0.1, an evaluation over the whole train and
+/// test data every epoch.
 ///
 /// ```
-/// use nn_train::TrainConfig;
+/// use nn_train::{Length, OptimizerSpec, TrainConfig};
 ///
 /// let config = TrainConfig::default();
-/// assert_eq!((config.hidden_size, config.batch_size, config.iters), (50, 100, 10_000));
-/// let checked = config.check(60_000).unwrap();
-/// assert_eq!(checked.iter_per_epoch(), 600);
+/// assert_eq!((config.batch_size, config.length), (100, Length::Iters(10_000)));
+/// assert_eq!(config.optimizer, OptimizerSpec::Sgd { lr: 0.1 });
+/// let checked = config.check().unwrap();
+/// assert_eq!(checked.schedule(60_000).iter_per_epoch, 600);
 ///
 /// let bad = TrainConfig { batch_size: 0, ..TrainConfig::default() };
-/// assert!(bad.check(60_000).is_err());
+/// assert!(bad.check().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Neurons in the hidden layer (book: 50).
-    pub hidden_size: usize,
-    /// Activation of the hidden layer (book: sigmoid).
-    pub activation: Activation,
-    /// Learning rate of SGD (book: 0.1).
-    pub learning_rate: f64,
     /// Samples per minibatch, drawn with replacement (book: 100).
     pub batch_size: usize,
-    /// Number of iterations, i.e. parameter updates (book: 10000).
-    pub iters: usize,
-    /// Standard deviation of the Gaussian initial weights (book: 0.01).
-    pub weight_init_std: f64,
-    /// Seed of the ChaCha8 generator that draws the initial weights and the minibatches.
+    /// How long to train (book: 10000 iterations).
+    pub length: Length,
+    /// The optimizer and its hyper-parameters (book: SGD, learning rate 0.1).
+    pub optimizer: OptimizerSpec,
+    /// Seed of the ChaCha8 generator that draws the minibatches (the network has its own).
     pub seed: u64,
     /// How the gradient is computed.
     pub gradient: GradientMethod,
+    /// Evaluate each epoch on only the first this many samples of each split, as the book's
+    /// `Trainer(evaluate_sample_num_per_epoch=...)`; the final evaluation always covers both
+    /// splits whole. `None`: every evaluation covers the whole splits (`train_neuralnet.py`).
+    pub eval_samples: Option<usize>,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
-            hidden_size: 50,
-            activation: Activation::Sigmoid,
-            learning_rate: 0.1,
             batch_size: 100,
-            iters: 10_000,
-            weight_init_std: 0.01,
+            length: Length::Iters(10_000),
+            optimizer: OptimizerSpec::Sgd { lr: 0.1 },
             seed: 42,
             gradient: GradientMethod::Backprop,
+            eval_samples: None,
         }
     }
 }
@@ -75,66 +87,43 @@ pub enum ConfigError {
     /// `batch_size` is 0.
     #[error("batch size 0 is invalid: a minibatch needs at least 1 sample (--batch-size)")]
     ZeroBatchSize,
-    /// `batch_size` exceeds the number of training samples.
+    /// The run has no iteration.
+    #[error("a run of 0 {0} is invalid: train for at least 1 (--iters or --epochs)")]
+    ZeroLength(&'static str),
+    /// `eval_samples` is `Some(0)`.
     #[error(
-        "batch size {batch_size} is larger than the {train_size} training samples: use at most {train_size} (--batch-size)"
+        "evaluating on 0 samples is invalid: use at least 1, or leave it out to use every sample (--eval-samples)"
     )]
-    BatchSizeTooLarge {
-        /// The requested batch size.
-        batch_size: usize,
-        /// The number of training samples.
-        train_size: usize,
-    },
-    /// `learning_rate` is zero, negative, infinite or NaN.
-    #[error("learning rate {0} is invalid: it must be a finite number above 0, e.g. 0.1 (--lr)")]
-    LearningRate(f64),
-    /// `iters` is 0.
-    #[error("0 iterations is invalid: train for at least 1 iteration (--iters)")]
-    ZeroIters,
-    /// `hidden_size` is 0.
-    #[error("hidden layer size 0 is invalid: use at least 1 neuron, e.g. 50 (--hidden)")]
-    ZeroHidden,
-    /// `weight_init_std` is negative, infinite or NaN.
-    #[error("weight_init_std {0} is invalid: it must be a finite number ≥ 0, e.g. 0.01")]
-    WeightInitStd(f64),
+    ZeroEvalSamples,
+    /// The optimizer's hyper-parameters.
+    #[error(transparent)]
+    Optimizer(#[from] OptimizerError),
 }
 
 impl TrainConfig {
-    /// Checks every value against a training split of `train_size` samples.
-    pub fn check(self, train_size: usize) -> Result<CheckedConfig, ConfigError> {
+    /// Checks every value.
+    pub fn check(self) -> Result<CheckedConfig, ConfigError> {
         if self.batch_size == 0 {
             return Err(ConfigError::ZeroBatchSize);
         }
-        if self.batch_size > train_size {
-            return Err(ConfigError::BatchSizeTooLarge {
-                batch_size: self.batch_size,
-                train_size,
-            });
+        match self.length {
+            Length::Iters(0) => return Err(ConfigError::ZeroLength("iterations")),
+            Length::Epochs(0) => return Err(ConfigError::ZeroLength("epochs")),
+            _ => {}
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(ConfigError::LearningRate(self.learning_rate));
+        if self.eval_samples == Some(0) {
+            return Err(ConfigError::ZeroEvalSamples);
         }
-        if self.iters == 0 {
-            return Err(ConfigError::ZeroIters);
-        }
-        if self.hidden_size == 0 {
-            return Err(ConfigError::ZeroHidden);
-        }
-        if !(self.weight_init_std.is_finite() && self.weight_init_std >= 0.0) {
-            return Err(ConfigError::WeightInitStd(self.weight_init_std));
-        }
-        Ok(CheckedConfig {
-            iter_per_epoch: (train_size / self.batch_size).max(1),
-            config: self,
-        })
+        self.optimizer.check()?;
+        Ok(CheckedConfig { config: self })
     }
 }
 
-/// A [`TrainConfig`] whose values were checked against the size of the training split.
+/// A [`TrainConfig`] whose values were checked. The loop still checks that the data fits it
+/// (a batch no larger than the training set).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedConfig {
     config: TrainConfig,
-    iter_per_epoch: usize,
 }
 
 impl CheckedConfig {
@@ -143,14 +132,20 @@ impl CheckedConfig {
         &self.config
     }
 
-    /// `max(train_size / batch_size, 1)`: evaluations run when `i % iter_per_epoch == 0`.
-    pub fn iter_per_epoch(&self) -> usize {
-        self.iter_per_epoch
-    }
-
-    /// `ceil(iters / iter_per_epoch)`: the epoch number given to the final evaluation.
-    pub fn epochs(&self) -> usize {
-        self.config.iters.div_ceil(self.iter_per_epoch)
+    /// The run's schedule on a training set of `train_size` samples: `iter_per_epoch =
+    /// max(train_size / batch_size, 1)`, the number of iterations (saturating at `usize::MAX`
+    /// for an absurd number of epochs) and of epochs.
+    pub fn schedule(&self, train_size: usize) -> RunInfo {
+        let iter_per_epoch = (train_size / self.config.batch_size).max(1);
+        let iters = match self.config.length {
+            Length::Iters(iters) => iters,
+            Length::Epochs(epochs) => epochs.saturating_mul(iter_per_epoch),
+        };
+        RunInfo {
+            iters,
+            iter_per_epoch,
+            epochs: iters.div_ceil(iter_per_epoch),
+        }
     }
 }
 
@@ -166,15 +161,27 @@ mod tests {
 
     #[test]
     fn book_defaults_give_600_iterations_per_epoch_and_17_epochs() {
-        let checked = TrainConfig::default().check(60_000).unwrap();
-        assert_eq!(checked.iter_per_epoch(), 600);
-        assert_eq!(checked.epochs(), 17);
+        let schedule = TrainConfig::default().check().unwrap().schedule(60_000);
+        assert_eq!(
+            schedule,
+            RunInfo {
+                iters: 10_000,
+                iter_per_epoch: 600,
+                epochs: 17
+            }
+        );
     }
 
     #[test]
-    fn iter_per_epoch_is_at_least_one() {
-        let checked = with(|c| c.batch_size = 10).check(10).unwrap();
-        assert_eq!(checked.iter_per_epoch(), 1);
+    fn epochs_count_whole_passes_and_iter_per_epoch_is_at_least_one() {
+        let checked = with(|c| c.length = Length::Epochs(20)).check().unwrap();
+        assert_eq!(checked.schedule(60_000).iters, 12_000);
+        let small = with(|c| c.batch_size = 10).check().unwrap();
+        assert_eq!(small.schedule(5).iter_per_epoch, 1);
+        let absurd = with(|c| c.length = Length::Epochs(usize::MAX))
+            .check()
+            .unwrap();
+        assert_eq!(absurd.schedule(60_000).iters, usize::MAX);
     }
 
     #[test]
@@ -182,50 +189,54 @@ mod tests {
         let cases = [
             (with(|c| c.batch_size = 0), ConfigError::ZeroBatchSize),
             (
-                with(|c| c.batch_size = 101),
-                ConfigError::BatchSizeTooLarge {
-                    batch_size: 101,
-                    train_size: 100,
-                },
+                with(|c| c.length = Length::Iters(0)),
+                ConfigError::ZeroLength("iterations"),
             ),
             (
-                with(|c| c.learning_rate = 0.0),
-                ConfigError::LearningRate(0.0),
+                with(|c| c.length = Length::Epochs(0)),
+                ConfigError::ZeroLength("epochs"),
             ),
             (
-                with(|c| c.learning_rate = -0.1),
-                ConfigError::LearningRate(-0.1),
+                with(|c| c.eval_samples = Some(0)),
+                ConfigError::ZeroEvalSamples,
             ),
             (
-                with(|c| c.learning_rate = f64::INFINITY),
-                ConfigError::LearningRate(f64::INFINITY),
-            ),
-            (with(|c| c.iters = 0), ConfigError::ZeroIters),
-            (with(|c| c.hidden_size = 0), ConfigError::ZeroHidden),
-            (
-                with(|c| c.weight_init_std = -1.0),
-                ConfigError::WeightInitStd(-1.0),
+                with(|c| c.optimizer = OptimizerSpec::Sgd { lr: -0.1 }),
+                ConfigError::Optimizer(OptimizerError::LearningRate(-0.1)),
             ),
         ];
         for (config, expected) in cases {
-            assert_eq!(config.check(100).unwrap_err(), expected);
+            assert_eq!(config.check().unwrap_err(), expected);
         }
-        let nan = with(|c| c.learning_rate = f64::NAN).check(100).unwrap_err();
-        assert!(matches!(nan, ConfigError::LearningRate(lr) if lr.is_nan()));
     }
 
     #[test]
     fn config_round_trips_through_ron_and_missing_fields_take_defaults() {
-        let config = with(|c| c.hidden_size = 7);
+        let config = with(|c| {
+            c.optimizer = OptimizerSpec::Adam {
+                lr: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+            }
+        });
         let text = ron::to_string(&config).unwrap();
         assert_eq!(ron::from_str::<TrainConfig>(&text).unwrap(), config);
-        let partial: TrainConfig = ron::from_str("(iters: 5, gradient: numerical)").unwrap();
+        let partial: TrainConfig = ron::from_str(
+            "(length: Epochs(5), gradient: numerical, optimizer: Momentum(lr: 0.01))",
+        )
+        .unwrap();
         assert_eq!(
             partial,
             with(|c| {
-                c.iters = 5;
+                c.length = Length::Epochs(5);
                 c.gradient = GradientMethod::Numerical;
+                c.optimizer = OptimizerSpec::Momentum {
+                    lr: 0.01,
+                    momentum: 0.9,
+                };
             })
         );
+        let unknown = ron::from_str::<TrainConfig>("(hidden_size: 50)").unwrap_err();
+        assert!(unknown.to_string().contains("hidden_size"), "{unknown}");
     }
 }

@@ -32,11 +32,13 @@ pub struct History {
 }
 
 impl History {
-    /// An empty history with room for `iters` iterations, so the loop never reallocates.
+    /// An empty history with room for `iters` iterations (up to a million: a longer run grows
+    /// its history now and then, instead of claiming gigabytes up front).
     pub fn with_capacity(iters: usize) -> Self {
+        let capacity = iters.min(1 << 20);
         Self {
-            train_loss: Vec::with_capacity(iters),
-            elapsed_s: Vec::with_capacity(iters),
+            train_loss: Vec::with_capacity(capacity),
+            elapsed_s: Vec::with_capacity(capacity),
             evaluations: Vec::new(),
         }
     }

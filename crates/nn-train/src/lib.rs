@@ -1,12 +1,21 @@
-//! The training loop of *Deep Learning from Scratch* (§4.5): minibatches drawn at random,
-//! gradients by backprop (or numerically), parameter updates by an [`Optimizer`], accuracy
-//! over the whole train and test data once per epoch, and a [`History`] of it all.
+//! The training loop of *Deep Learning from Scratch* (§4.5 and the `Trainer` of chapters 6 to
+//! 8): minibatches drawn at random, gradients by backprop (or numerically), parameter updates by
+//! an optimizer (§6.1), accuracy once per epoch, and a [`History`] of it all.
 //!
-//! The crate knows nothing of file formats: it trains on anything that implements
-//! [`Dataset`], reports progress to an [`Observer`] and prints nothing itself.
+//! The crate trains anything that implements nn-core's [`Model`](nn_core::Model) (the book's
+//! `TwoLayerNet`, or a [`Sequential`](nn_core::Sequential) stack of any shape) on anything that
+//! implements [`Dataset`]; it knows nothing of file formats, reports progress to an
+//! [`Observer`] and prints nothing itself.
+//!
+//! | book                                   | here                                   |
+//! |----------------------------------------|----------------------------------------|
+//! | `train_neuralnet.py`, `Trainer`        | [`train`] (`trainer.rs`)               |
+//! | `SGD`, `Momentum`, `Nesterov`, `AdaGrad`, `RMSprop`, `Adam` | [`optimizer`] |
+//! | `train_loss_list`, `train_acc_list`... | [`History`]                            |
 //!
 //! ```
-//! use nn_train::{Dataset, Sgd, Silent, TrainConfig, train};
+//! use nn_core::{Init, LayerSpec, NetSpec, Sequential, Shape};
+//! use nn_train::{Dataset, Length, OptimizerSpec, Silent, TrainConfig, train};
 //!
 //! /// Two-pixel images: class 0 lights the first pixel, class 1 the second.
 //! struct Pairs;
@@ -18,28 +27,47 @@
 //!     fn label(&self, i: usize) -> u8 { i as u8 }
 //! }
 //!
-//! // The book's chapter-4 run, scaled down: a hidden layer of 4, minibatches of 2.
-//! let config = TrainConfig { hidden_size: 4, batch_size: 2, iters: 300, learning_rate: 2.0, ..TrainConfig::default() };
-//! let mut sgd = Sgd::new(config.learning_rate as f32);
-//! let trained = train(&config, &Pairs, &Pairs, &mut sgd, &mut Silent)?;
+//! // A stack of two hidden ReLU layers trained by Adam, on minibatches of 2.
+//! let spec = NetSpec {
+//!     input: Shape::flat(2),
+//!     layers: vec![
+//!         LayerSpec::Affine { out: 8 }, LayerSpec::Relu,
+//!         LayerSpec::Affine { out: 8 }, LayerSpec::Relu,
+//!         LayerSpec::Affine { out: 2 },
+//!     ],
+//!     init: Init::He,
+//!     weight_decay: 0.0,
+//! };
+//! let network = Sequential::<f32>::new(spec, 42)?;
+//! let config = TrainConfig {
+//!     batch_size: 2,
+//!     length: Length::Iters(200),
+//!     optimizer: OptimizerSpec::Adam { lr: 0.01, beta1: 0.9, beta2: 0.999 },
+//!     ..TrainConfig::default()
+//! };
+//! let trained = train(&config.check()?, network, &Pairs, &Pairs, &mut Silent)?;
 //!
 //! let history = &trained.history;
-//! assert_eq!(history.train_loss.len(), 300);
-//! assert!(history.train_loss[299] < 0.1 * history.train_loss[0]); // ln 2 ≈ 0.69 at first
+//! assert_eq!(history.train_loss.len(), 200);
+//! assert!(history.train_loss[199] < 0.1 * history.train_loss[0]);
 //! assert_eq!(history.last_evaluation().unwrap().test_acc, 1.0);
-//! # Ok::<(), nn_train::TrainError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod batch;
 mod config;
 mod dataset;
+mod evaluation;
 mod history;
 mod observer;
-mod optimizer;
+pub mod optimizer;
+mod parallel;
 mod trainer;
 
-pub use config::{CheckedConfig, ConfigError, GradientMethod, TrainConfig};
+pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, TrainConfig};
 pub use dataset::Dataset;
+pub use evaluation::{EVAL_CHUNK, Evaluator};
 pub use history::{Evaluation, History};
 pub use observer::{Observer, RunInfo, Silent};
-pub use optimizer::{Optimizer, Sgd};
-pub use trainer::{EVAL_CHUNK, Evaluator, TrainError, Trained, train};
+pub use optimizer::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec, Sgd};
+pub use trainer::{TrainError, Trained, train};

@@ -13,8 +13,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use nn_core::{Activation, Matrix, NetConfig, Targets, TwoLayerNet};
-use nn_train::{Dataset, Sgd, Silent, TrainConfig, train};
+use nn_core::{
+    Activation, Init, Matrix, Model, MultiLayerNetConfig, NetConfig, Sequential, Shape, Targets,
+    TwoLayerNet,
+};
+use nn_train::{Dataset, Length, OptimizerKind, OptimizerSpec, Silent, TrainConfig, train};
 
 struct Counting;
 
@@ -84,37 +87,45 @@ impl Dataset for Noise {
     }
 }
 
-const HIDDEN: usize = 8;
 const BATCH: usize = 60;
 
-fn allocations_of_a_run(iters: usize) -> usize {
+/// The allocations of a run of `iters` iterations of `net` trained by `optimizer`.
+fn allocations_of_a_run<M: Model<f32>>(net: M, optimizer: OptimizerSpec, iters: usize) -> usize {
     let config = TrainConfig {
-        hidden_size: HIDDEN,
-        activation: Activation::Relu,
         batch_size: BATCH,
-        iters,
+        length: Length::Iters(iters),
+        optimizer,
         ..TrainConfig::default()
-    };
-    let mut sgd = Sgd::new(0.1);
-    let (count, trained) = allocations_of(|| train(&config, &Noise, &Noise, &mut sgd, &mut Silent));
+    }
+    .check()
+    .unwrap();
+    let (count, trained) = allocations_of(|| train(&config, net, &Noise, &Noise, &mut Silent));
     drop(trained.unwrap());
     count
 }
 
-/// Allocations of one backprop gradient on a batch whose buffers already have their size.
-fn allocations_of_a_gradient() -> usize {
-    let config = NetConfig {
-        input_size: 64,
-        hidden_size: HIDDEN,
-        output_size: 10,
-        activation: Activation::Relu,
-        weight_init_std: 0.01,
-    };
-    let mut net = TwoLayerNet::<f32>::new(config, 1).unwrap();
+/// Allocations of one backprop gradient and update on a batch whose buffers (and the
+/// optimizer's state) already have their size.
+fn allocations_of_a_step<M: Model<f32>>(mut net: M, optimizer: OptimizerSpec) -> usize {
+    let mut optimizer = optimizer.build::<f32>();
     let x = Matrix::from_element(64, BATCH, 0.5f32);
     let labels = [3u8; BATCH];
-    net.gradient(&x, Targets::Labels(&labels));
-    allocations_of(|| net.gradient(&x, Targets::Labels(&labels))).0
+    let mut step = || {
+        net.gradient(&x, Targets::Labels(&labels));
+        optimizer.update(&mut net);
+    };
+    step();
+    allocations_of(step).0
+}
+
+/// Ten more iterations cost exactly ten steps' allocations.
+fn check<M: Model<f32>>(net: impl Fn() -> M, optimizer: OptimizerSpec) {
+    // 1000 / 60 = 16 iterations per epoch: runs of 5 and 15 iterations both evaluate twice
+    // (after iteration 0 and after the last one).
+    allocations_of_a_run(net(), optimizer, 5); // warm-up: the GEMM kernel's per-thread buffers
+    let short = allocations_of_a_run(net(), optimizer, 5);
+    let long = allocations_of_a_run(net(), optimizer, 15);
+    assert_eq!(long - short, 10 * allocations_of_a_step(net(), optimizer));
 }
 
 #[test]
@@ -124,11 +135,30 @@ fn iterations_allocate_nothing_of_their_own() {
         .build()
         .unwrap();
     pool.install(|| {
-        // 1000 / 60 = 16 iterations per epoch: runs of 5 and 15 iterations both evaluate twice
-        // (after iteration 0 and after the last one).
-        allocations_of_a_run(5); // warm-up: the GEMM kernel's per-thread buffers
-        let short = allocations_of_a_run(5);
-        let long = allocations_of_a_run(15);
-        assert_eq!(long - short, 10 * allocations_of_a_gradient());
+        let two_layer = || {
+            let config = NetConfig {
+                input_size: 64,
+                hidden_size: 8,
+                output_size: 10,
+                activation: Activation::Relu,
+                weight_init_std: 0.01,
+            };
+            TwoLayerNet::<f32>::new(config, 1).unwrap()
+        };
+        check(two_layer, OptimizerSpec::Sgd { lr: 0.1 });
+        // A stack with every layer of chapter 6, trained by Adam.
+        let stack = || {
+            let spec = MultiLayerNetConfig {
+                hidden: vec![16, 16],
+                activation: Activation::Relu,
+                init: Init::He,
+                batch_norm: true,
+                dropout: Some(0.2),
+                weight_decay: 0.1,
+            }
+            .spec(Shape::flat(64), 10);
+            Sequential::<f32>::new(spec, 1).unwrap()
+        };
+        check(stack, OptimizerKind::Adam.with_lr(0.001));
     });
 }

@@ -1,9 +1,12 @@
 //! The training loop on small in-memory datasets whose answers are known.
 
-use nn_core::{Activation, Matrix, NetConfig, Param, Parameters, Params, TwoLayerNet};
+use nn_core::{
+    Activation, Init, Matrix, Model, MultiLayerNetConfig, NetConfig, Params, Sequential, Shape,
+    TwoLayerNet,
+};
 use nn_train::{
-    Dataset, EVAL_CHUNK, Evaluation, Evaluator, GradientMethod, History, Observer, Optimizer,
-    RunInfo, Sgd, Silent, TrainConfig, TrainError, train,
+    Dataset, EVAL_CHUNK, Evaluation, Evaluator, GradientMethod, History, Length, Observer,
+    OptimizerSpec, RunInfo, Silent, TrainConfig, TrainError, Trained, train,
 };
 
 /// Samples stored contiguously, `inputs` values each.
@@ -55,30 +58,64 @@ fn stripes(count: usize, seed: u64) -> Memory {
     }
 }
 
+/// The two-layer net for `stripes`: 40 inputs, 10 classes, weights of std 0.01 from seed 42.
+fn two_layer(hidden_size: usize, activation: Activation) -> TwoLayerNet<f32> {
+    let config = NetConfig {
+        input_size: 40,
+        hidden_size,
+        output_size: 10,
+        activation,
+        weight_init_std: 0.01,
+    };
+    TwoLayerNet::new(config, 42).unwrap()
+}
+
+fn quick_net() -> TwoLayerNet<f32> {
+    two_layer(16, Activation::Relu)
+}
+
 fn quick_config() -> TrainConfig {
     TrainConfig {
-        hidden_size: 16,
-        activation: Activation::Relu,
-        learning_rate: 0.5,
+        optimizer: OptimizerSpec::Sgd { lr: 0.5 },
         batch_size: 20,
-        iters: 150,
+        length: Length::Iters(150),
         ..TrainConfig::default()
     }
 }
 
-fn run(
+fn with_lr(lr: f64) -> TrainConfig {
+    TrainConfig {
+        optimizer: OptimizerSpec::Sgd { lr },
+        ..quick_config()
+    }
+}
+
+fn with_iters(iters: usize, config: &TrainConfig) -> TrainConfig {
+    TrainConfig {
+        length: Length::Iters(iters),
+        ..config.clone()
+    }
+}
+
+fn run<M: Model<f32>>(
     config: &TrainConfig,
+    net: M,
     train_data: &Memory,
     test_data: &Memory,
-) -> Result<nn_train::Trained, TrainError> {
-    let mut sgd = Sgd::new(config.learning_rate as f32);
-    train(config, train_data, test_data, &mut sgd, &mut Silent)
+) -> Result<Trained<M>, TrainError> {
+    train(
+        &config.clone().check().unwrap(),
+        net,
+        train_data,
+        test_data,
+        &mut Silent,
+    )
 }
 
 #[test]
 fn the_loop_learns_a_separable_problem() {
     let (train_data, test_data) = (stripes(500, 1), stripes(200, 2));
-    let trained = run(&quick_config(), &train_data, &test_data).unwrap();
+    let trained = run(&quick_config(), quick_net(), &train_data, &test_data).unwrap();
     let history = &trained.history;
     let first = history.evaluations.first().unwrap();
     let last = history.last_evaluation().unwrap();
@@ -92,13 +129,13 @@ fn the_loop_learns_a_separable_problem() {
 fn sigmoid_with_the_books_settings_learns_too() {
     let (train_data, test_data) = (stripes(500, 1), stripes(200, 2));
     let config = TrainConfig {
-        hidden_size: 16,
         batch_size: 20,
-        iters: 600,
-        learning_rate: 2.0,
+        length: Length::Iters(600),
+        optimizer: OptimizerSpec::Sgd { lr: 2.0 },
         ..TrainConfig::default()
     };
-    let trained = run(&config, &train_data, &test_data).unwrap();
+    let net = two_layer(16, Activation::Sigmoid);
+    let trained = run(&config, net, &train_data, &test_data).unwrap();
     assert!(trained.history.last_evaluation().unwrap().test_acc > 0.9);
 }
 
@@ -108,7 +145,7 @@ fn evaluations_follow_the_books_schedule() {
     let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
     let config = TrainConfig {
         batch_size: 10,
-        iters: 25,
+        length: Length::Iters(25),
         ..quick_config()
     };
 
@@ -136,8 +173,15 @@ fn evaluations_follow_the_books_schedule() {
     }
 
     let mut recorder = Recorder::default();
-    let mut sgd = Sgd::new(0.5);
-    let trained = train(&config, &train_data, &test_data, &mut sgd, &mut recorder).unwrap();
+    let checked = config.check().unwrap();
+    let trained = train(
+        &checked,
+        quick_net(),
+        &train_data,
+        &test_data,
+        &mut recorder,
+    )
+    .unwrap();
     assert_eq!(
         recorder.info,
         Some(RunInfo {
@@ -173,7 +217,7 @@ fn the_same_seed_gives_the_same_run_whatever_the_thread_count() {
             .build()
             .unwrap();
         let trained = pool
-            .install(|| run(&quick_config(), &train_data, &test_data))
+            .install(|| run(&quick_config(), quick_net(), &train_data, &test_data))
             .unwrap();
         let evals: Vec<(usize, f64, f64)> = trained
             .history
@@ -192,6 +236,7 @@ fn the_same_seed_gives_the_same_run_whatever_the_thread_count() {
             seed: 7,
             ..quick_config()
         },
+        quick_net(),
         &train_data,
         &test_data,
     )
@@ -207,10 +252,7 @@ fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
     // synchronously by an `Evaluator`, give what the long run's evaluation at `i` must say.
     // 500 / 20 = 25 iterations per epoch: the long run evaluates after 0, 25, 50, ... 149.
     // A small learning rate, so that the accuracy climbs over several evaluations.
-    let config = TrainConfig {
-        learning_rate: 0.15,
-        ..quick_config()
-    };
+    let config = with_lr(0.15);
     let (train_data, test_data) = (stripes(500, 1), stripes(4500, 2));
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -218,16 +260,15 @@ fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
             .build()
             .unwrap();
         // On two threads the evaluations run beside the loop; on one, at once.
-        let long = pool.install(|| run(&config, &train_data, &test_data).unwrap());
+        let long = pool.install(|| run(&config, quick_net(), &train_data, &test_data).unwrap());
         let evaluations = &long.history.evaluations;
         let at: Vec<usize> = evaluations.iter().map(|e| e.iteration).collect();
         assert_eq!(at, [0, 25, 50, 75, 100, 125, 149]);
         for e in &evaluations[3..] {
-            let short = TrainConfig {
-                iters: e.iteration + 1,
-                ..config.clone()
-            };
-            let net = run(&short, &train_data, &test_data).unwrap().net;
+            let short = with_iters(e.iteration + 1, &config);
+            let net = run(&short, quick_net(), &train_data, &test_data)
+                .unwrap()
+                .net;
             let mut evaluator = Evaluator::new(threads);
             let (train_acc, test_acc) = pool.install(|| {
                 (
@@ -283,68 +324,22 @@ fn accuracy_over_several_chunks_counts_every_sample_once() {
 }
 
 #[test]
-fn sgd_subtracts_the_learning_rate_times_the_gradient() {
-    struct Two {
-        value: Matrix<f64>,
-        grad: Matrix<f64>,
-    }
-    impl Parameters<f64> for Two {
-        fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-            f(Param {
-                name: "W",
-                value: &mut self.value,
-                grad: &self.grad,
-            });
-        }
-    }
-    let mut params = Two {
-        value: Matrix::from_column_slice(2, 1, &[1.0, -2.0]),
-        grad: Matrix::from_column_slice(2, 1, &[0.5, -4.0]),
-    };
-    Sgd::new(0.25).step(&mut params);
-    assert_eq!(params.value.as_slice(), &[0.875, -1.0]);
-
-    // A parameter as large as the book's W1 is updated in two halves, on two threads when
-    // there are two: every value still gets exactly its own update (small integers and
-    // eighths, so every result is exact).
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        let (rows, cols) = (784, 50);
-        let mut params = Two {
-            value: Matrix::from_fn(rows, cols, |i, j| (i * cols + j) as f64),
-            grad: Matrix::from_fn(rows, cols, |i, j| ((i + 3 * j) % 17) as f64 - 8.0),
-        };
-        pool.install(|| Sgd::new(0.125).step(&mut params));
-        for ((i, j), &v) in (0..cols)
-            .flat_map(|j| (0..rows).map(move |i| (i, j)))
-            .zip(params.value.as_slice())
-        {
-            let want = (i * cols + j) as f64 - 0.125 * (((i + 3 * j) % 17) as f64 - 8.0);
-            assert_eq!(v, want, "({i}, {j}) on {threads} threads");
-        }
-    }
-}
-
-#[test]
 fn numerical_gradients_train_like_backprop() {
     let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
     let config = TrainConfig {
-        hidden_size: 4,
         batch_size: 5,
-        iters: 3,
-        learning_rate: 0.1,
-        activation: Activation::Sigmoid,
+        length: Length::Iters(3),
+        optimizer: OptimizerSpec::Sgd { lr: 0.1 },
         ..quick_config()
     };
-    let backprop = run(&config, &train_data, &test_data).unwrap();
+    let net = || two_layer(4, Activation::Sigmoid);
+    let backprop = run(&config, net(), &train_data, &test_data).unwrap();
     let numerical = run(
         &TrainConfig {
             gradient: GradientMethod::Numerical,
             ..config
         },
+        net(),
         &train_data,
         &test_data,
     )
@@ -355,18 +350,14 @@ fn numerical_gradients_train_like_backprop() {
         assert!(diff < 1e-3, "{name}: {diff}");
     }
     // Yet the step is much larger than that: the weights moved from their initial values.
-    let fresh = TwoLayerNet::<f32>::new(backprop.net.config().clone(), config.seed).unwrap();
-    let moved = fresh.params().max_abs_diff(&a);
+    let moved = net().params().max_abs_diff(&a);
     assert!(moved.iter().any(|&(_, d)| d > 1e-2), "{moved:?}");
 }
 
 #[test]
 fn a_diverging_run_stops_with_the_iteration_and_advice() {
     let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
-    let config = TrainConfig {
-        learning_rate: 1e30,
-        ..quick_config()
-    };
+    let config = with_lr(1e30).check().unwrap();
     // Evaluations run beside the loop: those of the iterations before the divergence still
     // reach the observer. (100 / 20 = 5 iterations per epoch.)
     #[derive(Default)]
@@ -381,8 +372,7 @@ fn a_diverging_run_stops_with_the_iteration_and_advice() {
         .build()
         .unwrap();
     let mut seen = Evaluations::default();
-    let mut sgd = Sgd::new(config.learning_rate as f32);
-    let result = pool.install(|| train(&config, &train_data, &test_data, &mut sgd, &mut seen));
+    let result = pool.install(|| train(&config, quick_net(), &train_data, &test_data, &mut seen));
     let Err(err) = result else {
         panic!("a learning rate of 1e30 should diverge");
     };
@@ -415,9 +405,25 @@ fn bad_inputs_are_errors_before_training() {
         ..quick_config()
     };
     assert!(matches!(
-        run(&too_big, &train_data, &test_data),
-        Err(TrainError::Config(_))
+        run(&too_big, quick_net(), &train_data, &test_data),
+        Err(TrainError::BatchSizeTooLarge {
+            batch_size: 101,
+            train_size: 100
+        })
     ));
+    let other_inputs = TwoLayerNet::<f32>::new(NetConfig::default(), 0).unwrap();
+    let err = run(&quick_config(), other_inputs, &train_data, &test_data).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::NetworkMismatch {
+                model_inputs: 784,
+                data_inputs: 40,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let other = Memory {
         inputs: 3,
@@ -426,7 +432,7 @@ fn bad_inputs_are_errors_before_training() {
         labels: vec![0],
     };
     assert!(matches!(
-        run(&quick_config(), &train_data, &other),
+        run(&quick_config(), quick_net(), &train_data, &other),
         Err(TrainError::DatasetMismatch { .. })
     ));
 
@@ -437,7 +443,7 @@ fn bad_inputs_are_errors_before_training() {
         labels: vec![],
     };
     assert!(matches!(
-        run(&quick_config(), &train_data, &empty),
+        run(&quick_config(), quick_net(), &train_data, &empty),
         Err(TrainError::EmptyTest)
     ));
 }
@@ -475,16 +481,8 @@ fn a_panic_while_evaluating_is_passed_on_instead_of_hanging() {
                 .build()
                 .unwrap();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut sgd = Sgd::new(0.5);
-                pool.install(|| {
-                    train(
-                        &quick_config(),
-                        train_data,
-                        test_data,
-                        &mut sgd,
-                        &mut Silent,
-                    )
-                })
+                let config = quick_config().check().unwrap();
+                pool.install(|| train(&config, quick_net(), train_data, test_data, &mut Silent))
             }));
             done.send(outcome.is_err()).unwrap();
         });
@@ -493,4 +491,58 @@ fn a_panic_while_evaluating_is_passed_on_instead_of_hanging() {
             .expect("train() hung after an evaluation job panicked");
         assert!(panicked, "{threads} threads: the bad sample went unnoticed");
     }
+}
+
+#[test]
+fn a_deep_stack_with_batch_norm_and_dropout_learns_with_adam() {
+    let (train_data, test_data) = (stripes(500, 1), stripes(200, 2));
+    let spec = MultiLayerNetConfig {
+        hidden: vec![32, 32, 32],
+        activation: Activation::Relu,
+        init: Init::He,
+        batch_norm: true,
+        dropout: Some(0.1),
+        weight_decay: 0.01,
+    }
+    .spec(Shape::flat(40), 10);
+    let config = TrainConfig {
+        optimizer: OptimizerSpec::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+        },
+        ..quick_config()
+    };
+    let net = Sequential::<f32>::new(spec, 3).unwrap();
+    let trained = run(&config, net, &train_data, &test_data).unwrap();
+    let last = trained.history.last_evaluation().unwrap();
+    assert!(last.test_acc > 0.95, "{last:?}");
+}
+
+#[test]
+fn epoch_evaluations_can_score_the_first_samples_only() {
+    // 100 samples / batch 10 = 10 iterations per epoch; 2 epochs: after 0, 10 and 19.
+    let (train_data, test_data) = (stripes(100, 1), stripes(30, 2));
+    let config = TrainConfig {
+        batch_size: 10,
+        length: Length::Epochs(2),
+        eval_samples: Some(7),
+        ..quick_config()
+    };
+    let trained = run(&config, quick_net(), &train_data, &test_data).unwrap();
+    let evaluations = &trained.history.evaluations;
+    let at: Vec<usize> = evaluations.iter().map(|e| e.iteration).collect();
+    assert_eq!(at, [0, 10, 19]);
+    // The epoch evaluations count sevenths; the final one, hundredths and thirtieths.
+    let exact = |acc: f64, n: f64| ((acc * n).round() - acc * n).abs() < 1e-9;
+    for e in &evaluations[..2] {
+        assert!(exact(e.train_acc, 7.0) && exact(e.test_acc, 7.0), "{e:?}");
+    }
+    let last = evaluations[2];
+    assert!(
+        exact(last.train_acc, 100.0) && exact(last.test_acc, 30.0),
+        "{last:?}"
+    );
+    let mut evaluator = Evaluator::new(1);
+    assert_eq!(last.test_acc, evaluator.accuracy(&trained.net, &test_data));
 }

@@ -6,15 +6,14 @@ use std::str::FromStr;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::functions::{
-    argmax_columns, relu, sigmoid, sigmoid_grad, sigmoid_in_place, softmax, step,
-};
+use crate::functions::{relu, sigmoid, sigmoid_grad, softmax, step};
 use crate::gradient::numerical_gradient;
-use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss};
-use crate::{Float, Matrix, Targets};
+use crate::init::gaussian;
+use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, visit_numbered};
+use crate::spec::{LayerSpec, NetSpec, Shape};
+use crate::{Float, Init, Matrix, Model, Parameters, Targets};
 
 /// The activation of the hidden layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,6 +128,30 @@ impl NetConfig {
         Ok(())
     }
 
+    /// The same network as a layer stack: `Affine(hidden) → Sigmoid or Relu → Affine(output)`
+    /// on flat inputs, weights of std `weight_init_std`. A [`Sequential`](crate::Sequential)
+    /// built from it with the same seed starts from the same weights and computes the same
+    /// values, bit for bit.
+    pub fn spec(&self) -> NetSpec {
+        NetSpec {
+            input: Shape::flat(self.input_size),
+            layers: vec![
+                LayerSpec::Affine {
+                    out: self.hidden_size,
+                },
+                match self.activation {
+                    Activation::Sigmoid => LayerSpec::Sigmoid,
+                    Activation::Relu => LayerSpec::Relu,
+                },
+                LayerSpec::Affine {
+                    out: self.output_size,
+                },
+            ],
+            init: Init::Std(self.weight_init_std),
+            weight_decay: 0.0,
+        }
+    }
+
     /// The shapes of `W1`, `b1`, `W2`, `b2`, in that order.
     pub fn param_shapes(&self) -> [(&'static str, (usize, usize)); 4] {
         let (i, h, o) = (self.input_size, self.hidden_size, self.output_size);
@@ -213,13 +236,6 @@ impl<T: Float> Params<T> {
     }
 }
 
-/// What optimizers update: each parameter with its gradient, in a fixed order with stable names.
-pub trait Parameters<T: Float> {
-    /// Calls `f` on each parameter and its gradient from the last backward pass. For a
-    /// [`TwoLayerNet`] the order is `W1`, `b1`, `W2`, `b2`.
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>));
-}
-
 /// The hidden activation layer, chosen at construction.
 #[derive(Clone, Debug)]
 enum Hidden<T: Float> {
@@ -240,21 +256,6 @@ impl<T: Float> Layer<T> for Hidden<T> {
             Hidden::Sigmoid(layer) => layer.backward(dout),
             Hidden::Relu(layer) => layer.backward(dout),
         }
-    }
-}
-
-/// Buffers for [`TwoLayerNet::count_correct`], one per thread: hidden activations and scores,
-/// reused while the chunk size stays the same.
-#[derive(Clone, Debug, Default)]
-pub struct PredictScratch<T: Float> {
-    hidden: Matrix<T>,
-    scores: Matrix<T>,
-}
-
-impl<T: Float> PredictScratch<T> {
-    /// Empty buffers; they take their size on first use.
-    pub fn new() -> Self {
-        Self::default()
     }
 }
 
@@ -303,19 +304,9 @@ impl<T: Float> TwoLayerNet<T> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let std = config.weight_init_std;
-        let mut gaussian = |rows, cols| {
-            Matrix::from_row_iterator(
-                rows,
-                cols,
-                (0..rows * cols).map(|_| {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    T::of_f64(std * z)
-                }),
-            )
-        };
         let (i, h, o) = (config.input_size, config.hidden_size, config.output_size);
-        let w1 = gaussian(i, h);
-        let w2 = gaussian(h, o);
+        let w1 = gaussian(i, h, std, &mut rng);
+        let w2 = gaussian(h, o, std, &mut rng);
         let params = Params {
             w1,
             b1: Matrix::zeros(h, 1),
@@ -336,10 +327,10 @@ impl<T: Float> TwoLayerNet<T> {
         for ((name, expected), (_, m)) in config.param_shapes().into_iter().zip(params.named()) {
             if m.shape() != expected {
                 return Err(crate::ModelError::Shape {
-                    name,
+                    name: name.to_owned(),
                     expected,
                     found: m.shape(),
-                    config: config.to_string(),
+                    spec: config.to_string(),
                 });
             }
         }
@@ -394,7 +385,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// The scores `a2 = W2ᵀ·z1 + b2` of the batch `x` `(input_size, N)`: shape `(output_size, N)`,
     /// before softmax (as the book's `predict`; softmax does not change the arg-max).
     pub fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        let a1 = self.affine1.forward_uncached(x);
+        let a1 = self.affine1.forward_input(x);
         let z1 = self.hidden.forward(a1);
         self.affine2.forward(z1)
     }
@@ -404,58 +395,10 @@ impl<T: Float> TwoLayerNet<T> {
     /// # Panics
     /// If `x` has not `input_size` rows or the targets do not fit the batch.
     pub fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
-        let a1 = self.affine1.forward_uncached(x);
+        let a1 = self.affine1.forward_input(x);
         let z1 = self.hidden.forward(a1);
         let a2 = self.affine2.forward(z1);
         self.last_layer.forward(a2, t)
-    }
-
-    /// The fraction of samples whose highest score is their label (0 for an empty batch).
-    ///
-    /// # Panics
-    /// If `labels` has not one entry per column of `x`.
-    pub fn accuracy(&mut self, x: &Matrix<T>, labels: &[u8]) -> f64 {
-        assert_eq!(
-            labels.len(),
-            x.ncols(),
-            "{} labels for {} samples",
-            labels.len(),
-            x.ncols()
-        );
-        let correct = count_matches(self.predict(x), labels);
-        if labels.is_empty() {
-            0.0
-        } else {
-            correct as f64 / labels.len() as f64
-        }
-    }
-
-    /// How many samples of the chunk `x` are classified as their label. Takes `&self` and the
-    /// caller's buffers, so threads can score different chunks of a large set at once.
-    ///
-    /// # Panics
-    /// If `labels` has not one entry per column of `x`.
-    pub fn count_correct(
-        &self,
-        x: &Matrix<T>,
-        labels: &[u8],
-        scratch: &mut PredictScratch<T>,
-    ) -> usize {
-        assert_eq!(
-            labels.len(),
-            x.ncols(),
-            "{} labels for {} samples",
-            labels.len(),
-            x.ncols()
-        );
-        self.affine1.forward_into(x, &mut scratch.hidden);
-        match self.config.activation {
-            Activation::Sigmoid => sigmoid_in_place(scratch.hidden.as_mut_slice()),
-            Activation::Relu => scratch.hidden.apply(|v| *v = relu(*v)),
-        }
-        self.affine2
-            .forward_into(&scratch.hidden, &mut scratch.scores);
-        count_matches(&scratch.scores, labels)
     }
 
     /// Gradients by backpropagation (§5.7.2): one forward pass, then the layers' backward passes
@@ -486,7 +429,8 @@ impl<T: Float> TwoLayerNet<T> {
 
     /// Gradients by central differences (§4.5.1): `2 × (number of parameters)` loss evaluations,
     /// so only for small batches and gradient checks, in `f64`. The network is unchanged
-    /// afterwards.
+    /// afterwards. (Through the [`Model`] trait, `numerical_gradient` stores the same gradients
+    /// where [`backward`](Self::backward) stores its own, for an optimizer to use.)
     pub fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> Gradients<T> {
         let mut loss = |net: &mut Self| net.loss(x, t);
         Params {
@@ -553,8 +497,43 @@ impl<T: Float> TwoLayerNet<T> {
 
 impl<T: Float> Parameters<T> for TwoLayerNet<T> {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        self.affine1.visit_named(["W1", "b1"], f);
-        self.affine2.visit_named(["W2", "b2"], f);
+        visit_numbered(&mut self.affine1, 1, f);
+        visit_numbered(&mut self.affine2, 2, f);
+    }
+}
+
+impl<T: Float> Model<T> for TwoLayerNet<T> {
+    fn input_len(&self) -> usize {
+        self.config.input_size
+    }
+
+    fn output_len(&self) -> usize {
+        self.config.output_size
+    }
+
+    fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        TwoLayerNet::loss(self, x, t)
+    }
+
+    fn backward(&mut self, x: &Matrix<T>) {
+        TwoLayerNet::backward(self, x);
+    }
+
+    fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        let grads = TwoLayerNet::numerical_gradient(self, x, t);
+        self.affine1.dw = grads.w1;
+        self.affine1.db = grads.b1;
+        self.affine2.dw = grads.w2;
+        self.affine2.db = grads.b2;
+        self.loss(x, t)
+    }
+
+    fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        TwoLayerNet::predict(self, x)
+    }
+
+    fn snapshot(&self) -> Self {
+        Self::assemble(self.config.clone(), self.params())
     }
 }
 
@@ -569,12 +548,4 @@ fn add_bias<T: Float>(mut m: Matrix<T>, b: &Matrix<T>) -> Matrix<T> {
 /// The sum of each row, as a column (the book's `np.sum(dy, axis=0)` in our layout).
 fn row_sums<T: Float>(m: &Matrix<T>) -> Matrix<T> {
     Matrix::from_fn(m.nrows(), 1, |i, _| m.row(i).sum())
-}
-
-/// How many columns of `scores` have their highest value at their label.
-fn count_matches<T: Float>(scores: &Matrix<T>, labels: &[u8]) -> usize {
-    argmax_columns(scores)
-        .zip(labels)
-        .filter(|&(predicted, &label)| predicted == usize::from(label))
-        .count()
 }

@@ -1,0 +1,139 @@
+//! The fully connected layer (§5.6.2).
+
+use super::{Layer, Param, ensure_shape, row_sums_into};
+use crate::layers::{Kind, Name};
+use crate::{Float, Matrix, Op};
+
+/// The fully connected layer (§5.6.2), with the weights in the book's shape.
+///
+/// For `W` of shape `(in, out)`, `b` of shape `(out, 1)` and a batch `x` of shape `(in, N)`:
+///
+/// - forward: `y = Wᵀ·x + b` (`b` added to every column), shape `(out, N)`;
+/// - backward: `dx = W·dout` `(in, N)`, `dW = x·doutᵀ` `(in, out)`, `db = Σ_columns dout` `(out, 1)`.
+///
+/// This is the book's `x·W + b` and `dW = xᵀ·dout` transposed, because our samples are columns
+/// and the book's are rows: the memory is the same. An input of several channels (the output of
+/// a convolution, `C·H·W` values per column) needs no reshaping: it already is one flat column
+/// per sample, in the order of the book's `x.reshape(N, -1)`.
+///
+/// ```
+/// use nn_core::{Matrix, layers::{Affine, Layer}};
+/// let w = Matrix::from_row_slice(2, 3, &[1.0_f64, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// let b = Matrix::from_column_slice(3, 1, &[0.5, 0.5, 0.5]);
+/// let mut affine = Affine::new(w, b);
+/// let x = Matrix::from_column_slice(2, 1, &[1.0, -1.0]);
+/// assert_eq!(affine.forward(&x).as_slice(), &[-2.5, -2.5, -2.5]);
+/// let dx = affine.backward(&Matrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]));
+/// assert_eq!(dx.as_slice(), &[1.0, 4.0]); // W·dout: column 0 of W
+/// assert_eq!(affine.dw.as_slice(), &[1.0, -1.0, 0.0, 0.0, 0.0, 0.0]);
+/// assert_eq!(affine.db.as_slice(), &[1.0, 0.0, 0.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Affine<T: Float> {
+    /// Weights `W`, shape `(in, out)`.
+    pub w: Matrix<T>,
+    /// Bias `b`, shape `(out, 1)`.
+    pub b: Matrix<T>,
+    /// `∂L/∂W` from the last backward pass, shape `(in, out)`.
+    pub dw: Matrix<T>,
+    /// `∂L/∂b` from the last backward pass, shape `(out, 1)`.
+    pub db: Matrix<T>,
+    x: Matrix<T>,
+    out: Matrix<T>,
+    dx: Matrix<T>,
+}
+
+impl<T: Float> Affine<T> {
+    /// A layer with weights `w` `(in, out)` and bias `b` `(out, 1)`; gradients start at zero.
+    ///
+    /// # Panics
+    /// If `b` is not `(w.ncols(), 1)`.
+    pub fn new(w: Matrix<T>, b: Matrix<T>) -> Self {
+        assert_eq!(
+            b.shape(),
+            (w.ncols(), 1),
+            "Affine: b must be ({}, 1) for W of shape {:?}",
+            w.ncols(),
+            w.shape()
+        );
+        let (dw, db) = (
+            Matrix::zeros(w.nrows(), w.ncols()),
+            Matrix::zeros(b.nrows(), 1),
+        );
+        let empty = Matrix::zeros(0, 0);
+        Affine {
+            w,
+            b,
+            dw,
+            db,
+            x: empty.clone(),
+            out: empty.clone(),
+            dx: empty,
+        }
+    }
+
+    /// A copy of the parameters, with empty buffers (the gradients are zero).
+    pub(crate) fn snapshot(&self) -> Self {
+        Affine::new(self.w.clone(), self.b.clone())
+    }
+
+    /// Backward pass for the parameters only: `dW = x·doutᵀ`, `db = Σ_columns dout`, without
+    /// `dx`. `x` is the batch of the last forward pass.
+    pub fn backward_params(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
+        T::gemm(T::one(), x, Op::N, dout, Op::T, T::zero(), &mut self.dw);
+        row_sums_into(dout, &mut self.db);
+    }
+}
+
+impl<T: Float> Layer<T> for Affine<T> {
+    fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        ensure_shape(&mut self.x, x.nrows(), x.ncols());
+        self.x.copy_from(x);
+        self.forward_input(x)
+    }
+
+    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+        let x = std::mem::take(&mut self.x);
+        self.backward_params(&x, dout);
+        self.x = x;
+        ensure_shape(&mut self.dx, self.w.nrows(), dout.ncols());
+        T::gemm(
+            T::one(),
+            &self.w,
+            Op::N,
+            dout,
+            Op::N,
+            T::zero(),
+            &mut self.dx,
+        );
+        &self.dx
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        f(Param {
+            name: Name::of(Kind::Weight),
+            value: &mut self.w,
+            grad: &self.dw,
+        });
+        f(Param {
+            name: Name::of(Kind::Bias),
+            value: &mut self.b,
+            grad: &self.db,
+        });
+    }
+
+    /// `Wᵀ·x + b` without keeping a copy of `x`: the bias is broadcast into the output first,
+    /// then one GEMM adds `Wᵀ·x` to it (β = 1).
+    fn forward_input(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        ensure_shape(&mut self.out, self.w.ncols(), x.ncols());
+        for mut col in self.out.column_iter_mut() {
+            col.copy_from(&self.b);
+        }
+        T::gemm(T::one(), &self.w, Op::T, x, Op::N, T::one(), &mut self.out);
+        &self.out
+    }
+
+    fn backward_input(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
+        self.backward_params(x, dout);
+    }
+}

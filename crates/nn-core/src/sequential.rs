@@ -1,0 +1,347 @@
+//! A network of any shape: the layers of a [`NetSpec`], in order, then `SoftmaxWithLoss`.
+//!
+//! This is the book's `MultiLayerNet` and `MultiLayerNetExtend` (chapter 6) made general: their
+//! `layers` `OrderedDict`, their `predict`, `loss` (with weight decay), `accuracy`, `gradient`
+//! and `numerical_gradient`, for whatever layers the spec lists.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::gradient::numerical_gradient;
+use crate::init::gaussian;
+use crate::layers::{
+    Affine, BatchNorm, Dropout, Kind, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, State,
+    visit_numbered, visit_state_numbered,
+};
+use crate::spec::{LayerSpec, NetSpec, SpecError};
+use crate::{Float, Matrix, Model, Parameters, Targets};
+
+/// One layer of a [`Sequential`] network.
+#[derive(Clone, Debug)]
+enum Node<T: Float> {
+    Affine(Affine<T>),
+    Relu(Relu<T>),
+    Sigmoid(Sigmoid<T>),
+    BatchNorm(Box<BatchNorm<T>>),
+    Dropout(Dropout<T>),
+}
+
+impl<T: Float> Node<T> {
+    /// The layer itself.
+    fn layer(&mut self) -> &mut dyn Layer<T> {
+        match self {
+            Node::Affine(l) => l,
+            Node::Relu(l) => l,
+            Node::Sigmoid(l) => l,
+            Node::BatchNorm(l) => l.as_mut(),
+            Node::Dropout(l) => l,
+        }
+    }
+
+    /// A copy of the parameters and state, without buffers.
+    fn snapshot(&self) -> Self {
+        match self {
+            Node::Affine(l) => Node::Affine(l.snapshot()),
+            Node::Relu(_) => Node::Relu(Relu::new()),
+            Node::Sigmoid(_) => Node::Sigmoid(Sigmoid::new()),
+            Node::BatchNorm(l) => Node::BatchNorm(Box::new(l.snapshot())),
+            Node::Dropout(l) => Node::Dropout(l.snapshot()),
+        }
+    }
+
+    /// Each parameter with its gradient, mutably (for the numerical gradient).
+    fn params_and_grads(&mut self) -> Vec<(&mut Matrix<T>, &mut Matrix<T>)> {
+        match self {
+            Node::Affine(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
+            Node::BatchNorm(l) => vec![(&mut l.gamma, &mut l.dgamma), (&mut l.beta, &mut l.dbeta)],
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => Vec::new(),
+        }
+    }
+
+    /// `dW += λ·W` (weights only).
+    fn add_weight_decay(&mut self, lambda: T) {
+        if let Node::Affine(l) = self {
+            l.dw.zip_apply(&l.w, |g, w| *g += lambda * w);
+        }
+    }
+
+    /// Which numbering the layer's matrices follow: affine (and convolution) layers count
+    /// `W1`, `W2`…, batch-norm layers `gamma1`, `gamma2`…
+    fn numbering(&self) -> Option<Numbering> {
+        match self {
+            Node::Affine(_) => Some(Numbering::Weights),
+            Node::BatchNorm(_) => Some(Numbering::BatchNorm),
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Numbering {
+    Weights,
+    BatchNorm,
+}
+
+/// A network built from a [`NetSpec`]: its layers in order, then
+/// [`SoftmaxWithLoss`]. Parameters are named as the book numbers them: `W1`, `b1` for the first
+/// affine (or convolution) layer, `gamma1`, `beta1` for the first batch norm...
+///
+/// The weights start as `std · N(0, 1)` (see [`Init`](crate::Init)) drawn layer by layer from a
+/// ChaCha8 generator seeded with the given seed, as [`TwoLayerNet`](crate::TwoLayerNet) draws
+/// them: the spec `[Affine(50), Sigmoid, Affine(10)]` with `Std(0.01)` starts from exactly the
+/// weights of the `TwoLayerNet` of the same seed.
+///
+/// ```
+/// use nn_core::{Init, LayerSpec::*, Matrix, Model, NetSpec, Sequential, Shape, Targets};
+/// let spec = NetSpec {
+///     input: Shape::flat(4),
+///     layers: vec![Affine { out: 8 }, BatchNorm, Relu, Affine { out: 3 }],
+///     init: Init::He,
+///     weight_decay: 0.01,
+/// };
+/// let mut net = Sequential::<f64>::new(spec, 42)?;
+/// let mut twin = net.snapshot(); // the same parameters and state
+/// let x = Matrix::from_fn(4, 6, |i, n| ((i + 2 * n) % 5) as f64 / 4.0);
+/// let labels = [0, 1, 2, 0, 1, 2];
+/// net.gradient(&x, Targets::Labels(&labels)); // backprop
+/// twin.numerical_gradient(&x, Targets::Labels(&labels)); // central differences
+/// for ((name, b), (_, n)) in net.gradients().iter().zip(twin.gradients()) {
+///     let diff = (b - n).abs().mean();
+///     assert!(diff < 1e-7, "{name}: {diff}");
+/// }
+/// # Ok::<(), nn_core::SpecError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sequential<T: Float> {
+    spec: NetSpec,
+    layers: Vec<Node<T>>,
+    /// The book's number of each layer's matrices (1-based), 0 for layers without any.
+    numbers: Vec<usize>,
+    last_layer: SoftmaxWithLoss<T>,
+    weight_decay: T,
+    training: bool,
+    input_len: usize,
+    output_len: usize,
+}
+
+impl<T: Float> Sequential<T> {
+    /// Builds the network `spec` describes, with weights drawn from `seed`.
+    ///
+    /// # Errors
+    /// The first problem of the spec (see [`NetSpec::check`]).
+    pub fn new(spec: NetSpec, seed: u64) -> Result<Self, SpecError> {
+        let shapes = spec.check()?;
+        // Weights from stream 0 of the seed's generator (as TwoLayerNet), dropout seeds from
+        // stream 2 (nn-train draws minibatches from stream 1).
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut dropout_seeds = ChaCha8Rng::seed_from_u64(seed);
+        dropout_seeds.set_stream(2);
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        let mut input = spec.input;
+        for (layer, &output) in spec.layers.iter().zip(&shapes) {
+            let inputs = input.len().expect("checked by NetSpec::check");
+            layers.push(match *layer {
+                LayerSpec::Affine { out } => {
+                    let w = gaussian(inputs, out, spec.init.std(inputs), &mut rng);
+                    Node::Affine(Affine::new(w, Matrix::zeros(out, 1)))
+                }
+                LayerSpec::Relu => Node::Relu(Relu::new()),
+                LayerSpec::Sigmoid => Node::Sigmoid(Sigmoid::new()),
+                LayerSpec::BatchNorm => Node::BatchNorm(Box::new(BatchNorm::new(inputs))),
+                LayerSpec::Dropout { ratio } => {
+                    Node::Dropout(Dropout::new(ratio, dropout_seeds.random()))
+                }
+            });
+            input = output;
+        }
+        let mut counts = [0, 0];
+        let numbers = layers
+            .iter()
+            .map(|node| match node.numbering() {
+                Some(numbering) => {
+                    let count = &mut counts[usize::from(numbering == Numbering::BatchNorm)];
+                    *count += 1;
+                    *count
+                }
+                None => 0,
+            })
+            .collect();
+        Ok(Sequential {
+            input_len: spec.input.len().expect("checked by NetSpec::check"),
+            output_len: input.len().expect("checked by NetSpec::check"),
+            weight_decay: T::of_f64(spec.weight_decay),
+            spec,
+            layers,
+            numbers,
+            last_layer: SoftmaxWithLoss::new(),
+            training: true,
+        })
+    }
+
+    /// The spec the network was built from.
+    pub fn spec(&self) -> &NetSpec {
+        &self.spec
+    }
+
+    /// A copy of every parameter, with its name, in the order of [`Parameters::visit_params`].
+    pub fn params(&mut self) -> Vec<(String, Matrix<T>)> {
+        let mut params = Vec::new();
+        self.visit_params(&mut |p| params.push((p.name.to_string(), p.value.clone())));
+        params
+    }
+
+    /// A copy of every parameter's gradient from the last backward pass (or numerical
+    /// gradient), with its name, in the order of [`Parameters::visit_params`].
+    pub fn gradients(&mut self) -> Vec<(String, Matrix<T>)> {
+        let mut grads = Vec::new();
+        self.visit_params(&mut |p| grads.push((p.name.to_string(), p.grad.clone())));
+        grads
+    }
+
+    /// Switches every layer to training or inference mode, if it is not in it already.
+    fn set_training(&mut self, training: bool) {
+        if self.training != training {
+            for node in &mut self.layers {
+                node.layer().set_training(training);
+            }
+            self.training = training;
+        }
+    }
+
+    /// The weight decay term of the loss: `λ·½ Σ ‖W‖²` over every weight matrix.
+    fn weight_decay_loss(&mut self) -> T {
+        let lambda = self.weight_decay;
+        if lambda == T::zero() {
+            return T::zero();
+        }
+        let mut sum = T::zero();
+        self.visit_params(&mut |p| {
+            if p.name.kind == Kind::Weight {
+                sum += p.value.norm_squared();
+            }
+        });
+        lambda * sum / (T::one() + T::one())
+    }
+
+    /// The `i`-th parameter and its gradient, in the order of `visit_params`.
+    fn param_and_grad(&mut self, i: usize) -> (&mut Matrix<T>, &mut Matrix<T>) {
+        self.layers
+            .iter_mut()
+            .flat_map(Node::params_and_grads)
+            .nth(i)
+            .expect("a parameter of this index")
+    }
+}
+
+/// Runs the layers' forward passes, the first one on the caller's `x` (which it need not copy),
+/// and returns the last layer's output.
+fn forward<'a, T: Float>(layers: &'a mut [Node<T>], x: &Matrix<T>) -> &'a Matrix<T> {
+    let (first, rest) = layers.split_first_mut().expect("a network has layers");
+    let mut out = first.layer().forward_input(x);
+    for node in rest {
+        out = node.layer().forward(out);
+    }
+    out
+}
+
+impl<T: Float> Parameters<T> for Sequential<T> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        for (node, &number) in self.layers.iter_mut().zip(&self.numbers) {
+            visit_numbered(node.layer(), number, f);
+        }
+    }
+}
+
+impl<T: Float> Model<T> for Sequential<T> {
+    fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    fn output_len(&self) -> usize {
+        self.output_len
+    }
+
+    fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        assert_eq!(
+            x.nrows(),
+            self.input_len,
+            "a batch of {} values per sample for a network of {} inputs",
+            x.nrows(),
+            self.input_len
+        );
+        self.set_training(true);
+        let scores = forward(&mut self.layers, x);
+        let loss = self.last_layer.forward(scores, t);
+        loss + self.weight_decay_loss()
+    }
+
+    fn backward(&mut self, x: &Matrix<T>) {
+        let mut dout = self.last_layer.backward();
+        let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
+        for node in rest.iter_mut().rev() {
+            dout = node.layer().backward(dout);
+        }
+        first.layer().backward_input(x, dout);
+        if self.weight_decay != T::zero() {
+            for node in &mut self.layers {
+                node.add_weight_decay(self.weight_decay);
+            }
+        }
+    }
+
+    /// Central differences on every parameter, each loss in training mode (as the book's
+    /// `numerical_gradient`), with the same dropout masks as the backward pass would use. The
+    /// state (batch norm's running statistics) is restored afterwards, then updated once, by
+    /// the loss this returns.
+    fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        let mut state = Vec::new();
+        self.visit_state(&mut |s| state.push(s.value.clone()));
+        let count = self
+            .layers
+            .iter_mut()
+            .map(|n| n.params_and_grads().len())
+            .sum();
+        let grads: Vec<Matrix<T>> = (0..count)
+            .map(|i| {
+                numerical_gradient(
+                    |net: &mut Self| net.loss(x, t),
+                    self,
+                    |net| net.param_and_grad(i).0,
+                )
+            })
+            .collect();
+        for (i, grad) in grads.into_iter().enumerate() {
+            *self.param_and_grad(i).1 = grad;
+        }
+        let mut saved = state.into_iter();
+        self.visit_state(&mut |s| *s.value = saved.next().expect("the same state"));
+        let loss = self.loss(x, t);
+        for node in &mut self.layers {
+            if let Node::Dropout(dropout) = node {
+                dropout.next_step();
+            }
+        }
+        loss
+    }
+
+    fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        self.set_training(false);
+        forward(&mut self.layers, x)
+    }
+
+    fn visit_state(&mut self, f: &mut dyn FnMut(State<'_, T>)) {
+        for (node, &number) in self.layers.iter_mut().zip(&self.numbers) {
+            visit_state_numbered(node.layer(), number, f);
+        }
+    }
+
+    fn snapshot(&self) -> Self {
+        Sequential {
+            spec: self.spec.clone(),
+            layers: self.layers.iter().map(Node::snapshot).collect(),
+            numbers: self.numbers.clone(),
+            last_layer: SoftmaxWithLoss::new(),
+            ..*self
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! What a network is made of, as data: the input shape, the layers, the initialisation and the
+//! weight decay ([`NetSpec`]), checked before anything is built.
+//!
+//! A spec is plain serde data, so it reads and writes as RON:
+//!
+//! ```
+//! use nn_core::{NetSpec, Shape};
+//! let spec: NetSpec = ron::from_str(
+//!     "(input: (channels: 1, height: 28, width: 28),
+//!       layers: [Affine(out: 100), BatchNorm, Relu, Dropout(ratio: 0.15), Affine(out: 10)],
+//!       init: He, weight_decay: 0.1)",
+//! )?;
+//! let shapes = spec.check()?; // the output shape of every layer
+//! assert_eq!(shapes.last(), Some(&Shape::flat(10)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Activation, Init};
+
+/// The shape of one sample: `channels × height × width` values, stored in that order (the
+/// memory of NumPy's `(C, H, W)`) in one column of a batch. A flat vector of `n` values is
+/// `n × 1 × 1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shape {
+    /// Channels (1 for MNIST's images).
+    pub channels: usize,
+    /// Rows of each channel.
+    pub height: usize,
+    /// Columns of each channel.
+    pub width: usize,
+}
+
+impl Shape {
+    /// A `channels × height × width` shape.
+    pub const fn new(channels: usize, height: usize, width: usize) -> Self {
+        Shape {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    /// A flat vector of `n` values (`n × 1 × 1`).
+    pub const fn flat(n: usize) -> Self {
+        Shape::new(n, 1, 1)
+    }
+
+    /// The number of values, `channels · height · width`, or `None` if it overflows `usize`.
+    pub fn len(&self) -> Option<usize> {
+        self.channels
+            .checked_mul(self.height)?
+            .checked_mul(self.width)
+    }
+
+    /// Whether the shape holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// Whether it is a flat vector (`n × 1 × 1`).
+    pub fn is_flat(&self) -> bool {
+        self.height == 1 && self.width == 1
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_flat() {
+            write!(f, "{}", self.channels)
+        } else {
+            write!(f, "{}×{}×{}", self.channels, self.height, self.width)
+        }
+    }
+}
+
+/// One layer of a [`NetSpec`]. In RON: `Affine(out: 100)`, `Relu`, `Sigmoid`, `BatchNorm`,
+/// `Dropout(ratio: 0.5)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum LayerSpec {
+    /// [`Affine`](crate::layers::Affine) with `out` neurons; takes any input shape as a flat
+    /// vector.
+    Affine {
+        /// Number of outputs.
+        out: usize,
+    },
+    /// [`Relu`](crate::layers::Relu).
+    Relu,
+    /// [`Sigmoid`](crate::layers::Sigmoid).
+    Sigmoid,
+    /// [`BatchNorm`](crate::layers::BatchNorm) over every value of the input (momentum 0.9).
+    BatchNorm,
+    /// [`Dropout`](crate::layers::Dropout) dropping values with probability `ratio`.
+    Dropout {
+        /// In `[0, 1)`.
+        ratio: f64,
+    },
+}
+
+impl fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayerSpec::Affine { out } => write!(f, "Affine({out})"),
+            LayerSpec::Relu => f.write_str("Relu"),
+            LayerSpec::Sigmoid => f.write_str("Sigmoid"),
+            LayerSpec::BatchNorm => f.write_str("BatchNorm"),
+            LayerSpec::Dropout { ratio } => write!(f, "Dropout({ratio})"),
+        }
+    }
+}
+
+impl LayerSpec {
+    /// The shape of this layer's output for an input of shape `input`, or why the layer cannot
+    /// take it.
+    pub fn output_shape(&self, input: Shape) -> Result<Shape, String> {
+        match *self {
+            LayerSpec::Affine { out } => {
+                if out == 0 {
+                    return Err("out is 0: a layer needs at least one neuron".into());
+                }
+                let inputs = input.len().ok_or("its input is too large")?;
+                inputs
+                    .checked_mul(out)
+                    .ok_or_else(|| format!("{inputs}×{out} weights are too many"))?;
+                Ok(Shape::flat(out))
+            }
+            LayerSpec::Relu | LayerSpec::Sigmoid | LayerSpec::BatchNorm => Ok(input),
+            LayerSpec::Dropout { ratio } => {
+                if (0.0..1.0).contains(&ratio) {
+                    Ok(input)
+                } else {
+                    Err(format!(
+                        "the ratio is {ratio}: it must be at least 0 and below 1, e.g. 0.5"
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// A network as data: the shape of its input samples, its layers in order (a softmax with the
+/// cross-entropy loss always follows the last one, whose outputs are the class scores), how its
+/// weights start, and the weight decay λ (the loss gains `λ·½‖W‖²` for every weight matrix `W`,
+/// never for biases or batch norm's parameters; the book's `weight_decay_lambda`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetSpec {
+    /// The shape of one input sample.
+    pub input: Shape,
+    /// The layers, from the input to the scores.
+    pub layers: Vec<LayerSpec>,
+    /// How the weights start.
+    #[serde(default)]
+    pub init: Init,
+    /// The weight decay λ (0 for none).
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+/// A [`NetSpec`] that cannot describe a network: the first problem found.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SpecError {
+    /// The input shape holds no value (or too many to count).
+    #[error("the input shape {0} holds no value: every dimension must be at least 1")]
+    Input(Shape),
+    /// There is no layer.
+    #[error("the network has no layer: give at least one, e.g. Affine(out: 10)")]
+    NoLayers,
+    /// A layer cannot take its input, or its settings make no sense.
+    #[error("layer {position} ({layer}) on an input of shape {input}: {reason}")]
+    Layer {
+        /// 1-based position in the list.
+        position: usize,
+        /// The layer, e.g. `Affine(0)`.
+        layer: String,
+        /// The shape it receives.
+        input: Shape,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The standard deviation of the initial weights is negative or not finite.
+    #[error("the initial weights' std is {0}: it must be a finite number ≥ 0, e.g. 0.01")]
+    InitStd(f64),
+    /// The weight decay is negative or not finite.
+    #[error("the weight decay is {0}: it must be a finite number ≥ 0, e.g. 0.1 (0 for none)")]
+    WeightDecay(f64),
+}
+
+impl NetSpec {
+    /// Checks every layer against the shape it receives and returns the output shape of each
+    /// layer, in order (the last one is the shape of the scores).
+    ///
+    /// # Errors
+    /// The first problem, naming the layer and its position: a size of 0, an input a layer
+    /// cannot take, a dropout ratio outside `[0, 1)`, a negative std or weight decay.
+    pub fn check(&self) -> Result<Vec<Shape>, SpecError> {
+        if self.input.len().is_none_or(|n| n == 0) {
+            return Err(SpecError::Input(self.input));
+        }
+        if self.layers.is_empty() {
+            return Err(SpecError::NoLayers);
+        }
+        if let Init::Std(std) = self.init
+            && !(std.is_finite() && std >= 0.0)
+        {
+            return Err(SpecError::InitStd(std));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(SpecError::WeightDecay(self.weight_decay));
+        }
+        let mut shapes = Vec::with_capacity(self.layers.len());
+        let mut input = self.input;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let output = layer
+                .output_shape(input)
+                .map_err(|reason| SpecError::Layer {
+                    position: i + 1,
+                    layer: layer.to_string(),
+                    input,
+                    reason,
+                })?;
+            shapes.push(output);
+            input = output;
+        }
+        Ok(shapes)
+    }
+
+    /// The number of values of each output (the classes), if the spec is valid.
+    pub fn output_len(&self) -> Option<usize> {
+        self.check().ok()?.last()?.len()
+    }
+}
+
+impl fmt::Display for NetSpec {
+    /// `784 → Affine(100) → Relu → Affine(10)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.input)?;
+        for layer in &self.layers {
+            write!(f, " → {layer}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The arguments of the book's `MultiLayerNetExtend` (§6.1–6.4): hidden affine layers, each
+/// followed by batch norm (optional), the activation and dropout (optional), then the output
+/// affine layer. [`spec`](Self::spec) turns it into the layers.
+///
+/// The default is the chapter-4 network: one hidden layer of 50 sigmoid neurons, weights of
+/// std 0.01, no batch norm, no dropout, no weight decay.
+///
+/// ```
+/// use nn_core::{Activation, Init, LayerSpec, MultiLayerNetConfig, Shape};
+/// let config = MultiLayerNetConfig {
+///     hidden: vec![100, 100],
+///     activation: Activation::Relu,
+///     init: Init::He,
+///     batch_norm: true,
+///     ..MultiLayerNetConfig::default()
+/// };
+/// let spec = config.spec(Shape::new(1, 28, 28), 10);
+/// assert_eq!(spec.to_string(), "1×28×28 → Affine(100) → BatchNorm → Relu → Affine(100) → BatchNorm → Relu → Affine(10)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MultiLayerNetConfig {
+    /// Neurons of each hidden layer (the book's `hidden_size_list`).
+    pub hidden: Vec<usize>,
+    /// The hidden layers' activation.
+    pub activation: Activation,
+    /// The initial weights (the book's `weight_init_std`).
+    pub init: Init,
+    /// A [`BatchNorm`](crate::layers::BatchNorm) after each hidden affine layer
+    /// (`use_batchnorm`).
+    pub batch_norm: bool,
+    /// A [`Dropout`](crate::layers::Dropout) of this ratio after each hidden activation
+    /// (`use_dropout`, `dropout_ration`).
+    pub dropout: Option<f64>,
+    /// The weight decay λ (`weight_decay_lambda`).
+    pub weight_decay: f64,
+}
+
+impl Default for MultiLayerNetConfig {
+    fn default() -> Self {
+        MultiLayerNetConfig {
+            hidden: vec![50],
+            activation: Activation::Sigmoid,
+            init: Init::default(),
+            batch_norm: false,
+            dropout: None,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl MultiLayerNetConfig {
+    /// The layers for samples of shape `input` and `classes` classes.
+    pub fn spec(&self, input: Shape, classes: usize) -> NetSpec {
+        let mut layers = Vec::new();
+        for &out in &self.hidden {
+            layers.push(LayerSpec::Affine { out });
+            if self.batch_norm {
+                layers.push(LayerSpec::BatchNorm);
+            }
+            layers.push(match self.activation {
+                Activation::Sigmoid => LayerSpec::Sigmoid,
+                Activation::Relu => LayerSpec::Relu,
+            });
+            if let Some(ratio) = self.dropout {
+                layers.push(LayerSpec::Dropout { ratio });
+            }
+        }
+        layers.push(LayerSpec::Affine { out: classes });
+        NetSpec {
+            input,
+            layers,
+            init: self.init,
+            weight_decay: self.weight_decay,
+        }
+    }
+}

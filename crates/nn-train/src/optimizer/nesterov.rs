@@ -1,0 +1,50 @@
+//! Nesterov's accelerated gradient (the book's `Nesterov`, after arXiv:1212.0901).
+
+use nn_core::{Float, Matrix, Parameters};
+
+use super::{Optimizer, state};
+use crate::parallel::in_halves;
+
+/// Nesterov's accelerated gradient, as the book writes it: `v ← m·v − lr·g`, then
+/// `W ← W + m²·v − (1 + m)·lr·g`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Nesterov<T: Float> {
+    /// The learning rate (book: 0.01).
+    pub lr: T,
+    /// The momentum `m` (book: 0.9).
+    pub momentum: T,
+    v: Vec<Matrix<T>>,
+}
+
+impl<T: Float> Nesterov<T> {
+    /// Nesterov with learning rate `lr` and momentum `momentum`; velocities start at zero.
+    pub fn new(lr: T, momentum: T) -> Self {
+        Self {
+            lr,
+            momentum,
+            v: Vec::new(),
+        }
+    }
+}
+
+impl<T: Float> Optimizer<T> for Nesterov<T> {
+    fn update(&mut self, params: &mut dyn Parameters<T>) {
+        let (lr, m) = (self.lr, self.momentum);
+        let mut i = 0;
+        params.visit_params(&mut |p| {
+            let v = state(&mut self.v, i, p.value);
+            i += 1;
+            in_halves(
+                (p.value.as_mut_slice(), p.grad.as_slice(), v.as_mut_slice()),
+                |(w, g, v)| {
+                    for ((w, &g), v) in w.iter_mut().zip(g).zip(v) {
+                        *v *= m;
+                        *v -= lr * g;
+                        *w += m * m * *v;
+                        *w -= (T::one() + m) * lr * g;
+                    }
+                },
+            );
+        });
+    }
+}
