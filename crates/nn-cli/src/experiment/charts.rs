@@ -158,6 +158,8 @@ pub fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> DrawResult {
         .light_line_style(WHITE.mix(0.0))
         .x_labels(6)
         .y_labels(6)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .draw()?;
     for curve in panel.curves {
         let style = curve.color.stroke_width(2);
@@ -187,7 +189,7 @@ pub fn draw_panel(area: &Area<'_>, panel: &Panel<'_>) -> DrawResult {
                 .points
                 .iter()
                 .step_by(curve.marker_every)
-                .filter(|(_, y)| panel.y.contains(y))
+                .filter(|&&(_, y)| y >= panel.y.start && y <= panel.y.end)
                 .copied()
                 .collect();
             draw_markers(&mut chart, &points, marker, curve.color)?;
@@ -274,6 +276,13 @@ pub fn figure(
     Ok(svg)
 }
 
+/// A tick label: at most 6 decimals, without trailing zeros (`2000`, `0.5`, `0.3`).
+pub fn tick(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.into() }
+}
+
 /// Formats a number for a chart title or a table: 3 significant digits, in scientific notation
 /// below 0.001 (`1e-4`, `0.0464`, `0.316`, `1`).
 pub fn short(v: f64) -> String {
@@ -306,6 +315,14 @@ mod tests {
         let runs = runs_within(&points, &(0.0..1.0));
         assert_eq!(runs, vec![vec![(0.0, 0.5)], vec![(2.0, 0.9), (3.0, 0.8)]]);
         assert!(runs_within(&[(0.0, 5.0)], &(0.0..1.0)).is_empty());
+    }
+
+    #[test]
+    fn ticks_drop_useless_decimals() {
+        assert_eq!(tick(2000.0), "2000");
+        assert_eq!(tick(0.1 + 0.2), "0.3");
+        assert_eq!(tick(-0.0), "0");
+        assert_eq!(tick(2.5), "2.5");
     }
 
     #[test]

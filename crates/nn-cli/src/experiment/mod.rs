@@ -20,6 +20,7 @@
 mod batch_norm_test;
 mod charts;
 mod hyperparameter_optimization;
+mod loss_curves;
 mod optimizer_compare_mnist;
 mod optimizer_compare_naive;
 mod overfit_dropout;
@@ -29,7 +30,7 @@ mod util;
 mod weight_init_activation_histogram;
 mod weight_init_compare;
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -173,7 +174,7 @@ pub struct Context {
     data: PathBuf,
     out: PathBuf,
     runner: Runner,
-    mnist: OnceCell<Mnist>,
+    mnist: OnceLock<Mnist>,
 }
 
 impl Context {
@@ -263,7 +264,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         data: args.data,
         out: args.out,
         runner,
-        mnist: OnceCell::new(),
+        mnist: OnceLock::new(),
     };
     let mut times = Vec::new();
     for name in names {
