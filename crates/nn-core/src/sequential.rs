@@ -225,7 +225,11 @@ impl<T: Float> Sequential<T> {
     ///
     /// # Panics
     /// If `x` does not have [`Model::input_len`] rows.
-    pub fn inspect_layers(&mut self, x: &Matrix<T>, mut f: impl FnMut(usize, &LayerSpec, &Matrix<T>)) {
+    pub fn inspect_layers(
+        &mut self,
+        x: &Matrix<T>,
+        mut f: impl FnMut(usize, &LayerSpec, &Matrix<T>),
+    ) {
         assert_eq!(
             x.nrows(),
             self.input_len,

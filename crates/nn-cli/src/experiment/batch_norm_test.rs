@@ -113,10 +113,7 @@ pub fn run(ctx: &Context) -> Result<()> {
         .collect();
     print!(
         "{}",
-        table(
-            &["weight std", "train acc without BN", "with BN"],
-            &rows
-        )
+        table(&["weight std", "train acc without BN", "with BN"], &rows)
     );
     let wins = pairs
         .iter()
@@ -129,7 +126,10 @@ pub fn run(ctx: &Context) -> Result<()> {
 
     let svg = figure(ctx, &pairs, epochs)?;
     ctx.write(&svg, |w| {
-        writeln!(w, "weight_std,batch_norm,epoch,iteration,train_acc,test_acc")?;
+        writeln!(
+            w,
+            "weight_std,batch_norm,epoch,iteration,train_acc,test_acc"
+        )?;
         for p in &pairs {
             for (bn, run) in [(false, &p.plain), (true, &p.batch_norm)] {
                 for e in &run.history.evaluations {
@@ -209,6 +209,9 @@ mod tests {
         let scales = logspace(16);
         assert_eq!((scales[0], scales[15]), (1.0, 1e-4));
         assert!((scales[1] - 0.541_169_526_546_463_6).abs() < 1e-12); // np.logspace(0, -4, 16)[1]
-        assert_eq!(logspace(4), [1.0, 10f64.powf(-4.0 / 3.0), 10f64.powf(-8.0 / 3.0), 1e-4]);
+        assert_eq!(
+            logspace(4),
+            [1.0, 10f64.powf(-4.0 / 3.0), 10f64.powf(-8.0 / 3.0), 1e-4]
+        );
     }
 }

@@ -51,7 +51,10 @@ impl Marker {
             Marker::Circle => (0..=12)
                 .map(|k| {
                     let t = f64::from(k) * std::f64::consts::TAU / 12.0;
-                    ((4.0 * t.cos()).round() as i32, (4.0 * t.sin()).round() as i32)
+                    (
+                        (4.0 * t.cos()).round() as i32,
+                        (4.0 * t.sin()).round() as i32,
+                    )
                 })
                 .collect(),
             Marker::Cross => vec![(-4, -4), (4, 4), (0, 0), (4, -4), (-4, 4)],
@@ -225,9 +228,7 @@ where
         Marker::Square => chart.draw_series(
             points.map(|p| EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], style)),
         )?,
-        Marker::Triangle => {
-            chart.draw_series(points.map(|p| TriangleMarker::new(p, 5, style)))?
-        }
+        Marker::Triangle => chart.draw_series(points.map(|p| TriangleMarker::new(p, 5, style)))?,
         Marker::Plus => chart.draw_series(points.map(|p| {
             EmptyElement::at(p)
                 + PathElement::new(vec![(-7, 0), (7, 0)], style)
@@ -311,7 +312,13 @@ mod tests {
 
     #[test]
     fn runs_within_cut_the_curve_where_it_leaves_the_range() {
-        let points = [(0.0, 0.5), (1.0, 2.0), (2.0, 0.9), (3.0, 0.8), (4.0, f64::NAN)];
+        let points = [
+            (0.0, 0.5),
+            (1.0, 2.0),
+            (2.0, 0.9),
+            (3.0, 0.8),
+            (4.0, f64::NAN),
+        ];
         let runs = runs_within(&points, &(0.0..1.0));
         assert_eq!(runs, vec![vec![(0.0, 0.5)], vec![(2.0, 0.9), (3.0, 0.8)]]);
         assert!(runs_within(&[(0.0, 5.0)], &(0.0..1.0)).is_empty());
@@ -361,7 +368,14 @@ mod tests {
             )
         })
         .unwrap();
-        for text in ["Overfitting", "λ = 0", "epochs", "accuracy", "train", "test"] {
+        for text in [
+            "Overfitting",
+            "λ = 0",
+            "epochs",
+            "accuracy",
+            "train",
+            "test",
+        ] {
             assert!(svg.contains(text), "no {text} in the figure");
         }
     }

@@ -137,7 +137,9 @@ pub fn run(ctx: &Context) -> Result<()> {
     let best: Vec<Trial> = ranked.iter().take(BEST).map(|&i| trials[i]).collect();
     let range = |f: fn(&Trial) -> f64| {
         let values = best.iter().map(f);
-        let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         format!("{lo:.1e} to {hi:.1e}")
     };
     println!(
@@ -148,7 +150,10 @@ pub fn run(ctx: &Context) -> Result<()> {
 
     let svg = figure(ctx, &trials, &runs, &ranked, epochs)?;
     ctx.write(&svg, |w| {
-        writeln!(w, "trial,rank,lr,weight_decay,epoch,iteration,train_acc,val_acc")?;
+        writeln!(
+            w,
+            "trial,rank,lr,weight_decay,epoch,iteration,train_acc,val_acc"
+        )?;
         for (rank, &i) in ranked.iter().enumerate() {
             let t = trials[i];
             for e in &runs[i].history.evaluations {
@@ -211,7 +216,11 @@ fn figure(
                 cell,
                 &Panel {
                     title: &name,
-                    x_label: if k / columns == rows - 1 { "epochs" } else { "" },
+                    x_label: if k / columns == rows - 1 {
+                        "epochs"
+                    } else {
+                        ""
+                    },
                     y_label: if k % columns == 0 { "accuracy" } else { "" },
                     x: 0.0..epochs as f64,
                     y: 0.0..1.0,
@@ -236,7 +245,11 @@ mod tests {
         assert_ne!(drawn, trials(1000, 43));
         let log = |v: f64| v.log10();
         assert!(drawn.iter().all(|t| (-6.0..-2.0).contains(&log(t.lr))));
-        assert!(drawn.iter().all(|t| (-8.0..-4.0).contains(&log(t.weight_decay))));
+        assert!(
+            drawn
+                .iter()
+                .all(|t| (-8.0..-4.0).contains(&log(t.weight_decay)))
+        );
         // Spread over the whole range: some in each quarter of it.
         for quarter in 0..4 {
             let low = -6.0 + f64::from(quarter);

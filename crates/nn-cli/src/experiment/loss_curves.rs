@@ -16,10 +16,10 @@ use nn_core::NetSpec;
 use nn_train::{Length, OptimizerSpec, TrainConfig};
 use plotters::prelude::SeriesLabelPosition;
 
+use super::Context;
 use super::charts::{self, COLORS, Curve, Marker, Panel};
 use super::runner::{Run, train_net};
 use super::util::smooth_curve;
-use super::Context;
 
 /// The book's minibatch size for these comparisons.
 pub const BATCH: usize = 128;
@@ -91,7 +91,12 @@ pub fn train_all(ctx: &Context, contenders: &[Contender], iters: usize) -> Resul
     Ok(runs
         .into_iter()
         .map(|run| {
-            let losses: Vec<f64> = run.history.train_loss.iter().map(|&l| f64::from(l)).collect();
+            let losses: Vec<f64> = run
+                .history
+                .train_loss
+                .iter()
+                .map(|&l| f64::from(l))
+                .collect();
             Compared {
                 smoothed: smooth_curve(&losses),
                 run,
@@ -150,7 +155,12 @@ pub fn figure(
         .zip(compared)
         .enumerate()
         .map(|(k, (c, r))| {
-            let points = r.smoothed.iter().enumerate().map(|(i, &l)| (i as f64, l)).collect();
+            let points = r
+                .smoothed
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (i as f64, l))
+                .collect();
             Curve::new(c.label.clone(), points, COLORS[k % COLORS.len()])
                 .marked(Marker::ALL[k % Marker::ALL.len()], every)
         })

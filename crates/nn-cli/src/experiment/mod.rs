@@ -30,10 +30,10 @@ mod util;
 mod weight_init_activation_histogram;
 mod weight_init_compare;
 
-use std::sync::OnceLock;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -277,7 +277,10 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         times.push(vec![name.as_str().to_string(), format!("{seconds:.1}")]);
     }
     if args.name == Name::All {
-        let total: f64 = times.iter().map(|t| t[1].parse::<f64>().unwrap_or(0.0)).sum();
+        let total: f64 = times
+            .iter()
+            .map(|t| t[1].parse::<f64>().unwrap_or(0.0))
+            .sum();
         times.push(vec!["total".into(), format!("{total:.1}")]);
         print!("{}", table(&["experiment", "time (s)"], &times));
     }

@@ -100,7 +100,13 @@ pub fn run(ctx: &Context) -> Result<()> {
     print!(
         "{}",
         table(
-            &["optimizer", "lr", "after 29 steps", "f(x, y)", "distance to (0, 0)"],
+            &[
+                "optimizer",
+                "lr",
+                "after 29 steps",
+                "f(x, y)",
+                "distance to (0, 0)"
+            ],
             &rows
         )
     );
@@ -133,7 +139,11 @@ fn contours() -> Vec<Vec<(f64, f64)>> {
 }
 
 /// Four panels, one per optimizer, as the book's 2×2 subplots.
-fn figure(ctx: &Context, optimizers: &[OptimizerSpec], paths: &[Vec<(f64, f64)>]) -> Result<String> {
+fn figure(
+    ctx: &Context,
+    optimizers: &[OptimizerSpec],
+    paths: &[Vec<(f64, f64)>],
+) -> Result<String> {
     let title = ctx.title("Optimizers on f(x, y) = x²/20 + y² from (-7, 2), 30 steps");
     charts::figure((1200, 860), &title, |area| {
         let grey = RGBColor(0xa0, 0xa0, 0xa0);

@@ -11,7 +11,6 @@
 //!
 //! `overfit_dropout.rs` runs the same comparison for dropout, through [`compare`].
 
-
 use anyhow::Result;
 use nn_core::{Activation, Init, MultiLayerNetConfig};
 use nn_train::{Dataset, Length, OptimizerKind, Subset, TrainConfig};
@@ -73,7 +72,13 @@ pub fn compare(ctx: &Context, variants: &[Variant], epochs: [usize; 2], what: &s
     let runs = ctx
         .runner
         .run(ctx.name.as_str(), units, variants.len(), |i, ticks| {
-            train_net(&variants[i].net.spec(input, 10), &config, &train, &test, ticks)
+            train_net(
+                &variants[i].net.spec(input, 10),
+                &config,
+                &train,
+                &test,
+                ticks,
+            )
         })?;
 
     let rows: Vec<Vec<String>> = variants
@@ -94,12 +99,13 @@ pub fn compare(ctx: &Context, variants: &[Variant], epochs: [usize; 2], what: &s
             ],
         })
         .collect();
-    print!(
-        "{}",
-        table(&[what, "train acc", "test acc", "gap"], &rows)
-    );
+    print!("{}", table(&[what, "train acc", "test acc", "gap"], &rows));
     if let [Some(without), Some(with)] = [gap(&runs[0]), gap(&runs[runs.len() - 1])] {
-        println!("the gap is {:.1} points with, {:.1} without", 100.0 * with, 100.0 * without);
+        println!(
+            "the gap is {:.1} points with, {:.1} without",
+            100.0 * with,
+            100.0 * without
+        );
     }
 
     let svg = figure(ctx, variants, &runs, epochs)?;
@@ -107,7 +113,11 @@ pub fn compare(ctx: &Context, variants: &[Variant], epochs: [usize; 2], what: &s
         writeln!(w, "variant,epoch,iteration,train_acc,test_acc")?;
         for (v, run) in variants.iter().zip(&runs) {
             for e in &run.history.evaluations {
-                writeln!(w, "{},{},{},{},{}", v.label, e.epoch, e.iteration, e.train_acc, e.test_acc)?;
+                writeln!(
+                    w,
+                    "{},{},{},{},{}",
+                    v.label, e.epoch, e.iteration, e.train_acc, e.test_acc
+                )?;
             }
         }
         Ok(())
@@ -134,8 +144,7 @@ fn figure(ctx: &Context, variants: &[Variant], runs: &[Run], epochs: usize) -> R
             let curves = [
                 Curve::new("train", points(|e| e.train_acc), COLORS[0])
                     .marked(Marker::Circle, every),
-                Curve::new("test", points(|e| e.test_acc), COLORS[1])
-                    .marked(Marker::Square, every),
+                Curve::new("test", points(|e| e.test_acc), COLORS[1]).marked(Marker::Square, every),
             ];
             charts::draw_panel(
                 panel,

@@ -61,14 +61,15 @@ impl Runner {
                 "{prefix} {bar:30} {percent:>3}%  {msg}  {elapsed_precise} (eta {eta})",
             )
             .expect("the progress template is valid");
-            ProgressBar::new(units).with_style(style).with_prefix(label.to_owned())
+            ProgressBar::new(units)
+                .with_style(style)
+                .with_prefix(label.to_owned())
         } else {
             ProgressBar::hidden()
         };
         let next = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
-        let results: Mutex<Vec<Option<Result<R>>>> =
-            Mutex::new((0..jobs).map(|_| None).collect());
+        let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new((0..jobs).map(|_| None).collect());
         let done = AtomicUsize::new(0);
         self.pool.broadcast(|_| {
             // Jobs are taken in order and a taken job always runs, so the jobs before a failed
@@ -323,7 +324,11 @@ mod tests {
                 })
                 .collect()
         };
-        assert!(serial.iter().all(|r| r.diverged.is_none() && r.history.train_loss.len() == 60));
+        assert!(
+            serial
+                .iter()
+                .all(|r| r.diverged.is_none() && r.history.train_loss.len() == 60)
+        );
         for threads in [2, 1, 3] {
             assert_eq!(bits(&run_all(threads)), bits(&serial), "{threads} threads");
         }
@@ -352,7 +357,10 @@ mod tests {
         let at = run.diverged.expect("weights of std 100 and lr 10 blow up");
         assert_eq!(run.history.train_loss.len(), at);
         assert!(run.history.train_loss.iter().all(|l| l.is_finite()));
-        assert!(!run.history.evaluations.is_empty(), "the first evaluation came before");
+        assert!(
+            !run.history.evaluations.is_empty(),
+            "the first evaluation came before"
+        );
     }
 
     #[test]
@@ -367,6 +375,9 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(err.to_string(), "job 2 failed");
-        assert_eq!(runner.run("test", 0, 3, |i, _| Ok(i * 10)).unwrap(), [0, 10, 20]);
+        assert_eq!(
+            runner.run("test", 0, 3, |i, _| Ok(i * 10)).unwrap(),
+            [0, 10, 20]
+        );
     }
 }

@@ -104,7 +104,11 @@ mod tests {
         ];
         assert!(close(&smooth_curve(&x), &numpy), "{:?}", smooth_curve(&x));
         // A constant stays constant; a short series is left alone.
-        assert!(smooth_curve(&[2.5; 30]).iter().all(|&v| (v - 2.5).abs() < 1e-12));
+        assert!(
+            smooth_curve(&[2.5; 30])
+                .iter()
+                .all(|&v| (v - 2.5).abs() < 1e-12)
+        );
         assert_eq!(smooth_curve(&[1.0, 3.0]), [1.0, 3.0]);
     }
 

@@ -149,13 +149,16 @@ impl LayerStats {
 /// Runs the experiment.
 pub fn run(ctx: &Context) -> Result<()> {
     let x = input(ctx.seed);
-    let all = ctx
-        .runner
-        .run(ctx.name.as_str(), SETTINGS.len() as u64, SETTINGS.len(), |i, ticks| {
+    let all = ctx.runner.run(
+        ctx.name.as_str(),
+        SETTINGS.len() as u64,
+        SETTINGS.len(),
+        |i, ticks| {
             let stats = layers(SETTINGS[i], &x, ctx.seed);
             ticks.tick(1);
             stats
-        })?;
+        },
+    )?;
 
     let rows: Vec<Vec<String>> = SETTINGS
         .iter()
@@ -169,7 +172,14 @@ pub fn run(ctx: &Context) -> Result<()> {
     print!(
         "{}",
         table(
-            &["weights", "std layer 1", "layer 2", "layer 3", "layer 4", "layer 5"],
+            &[
+                "weights",
+                "std layer 1",
+                "layer 2",
+                "layer 3",
+                "layer 4",
+                "layer 5"
+            ],
             &rows
         )
     );
@@ -271,7 +281,10 @@ mod tests {
     /// The share of the values in the bins below 0.1 or above 0.9.
     fn extremes(layer: &LayerStats) -> f64 {
         let edge = BINS / 10;
-        let outer: u64 = layer.counts[..edge].iter().chain(&layer.counts[BINS - edge..]).sum();
+        let outer: u64 = layer.counts[..edge]
+            .iter()
+            .chain(&layer.counts[BINS - edge..])
+            .sum();
         outer as f64 / (SAMPLES * NODES) as f64
     }
 
@@ -307,7 +320,15 @@ mod tests {
             layers[LAYERS - 1].std / layers[0].std
         };
         assert!(ratio(Init::He) > 0.6, "He: {}", ratio(Init::He));
-        assert!(ratio(Init::Xavier) < 0.45, "Xavier: {}", ratio(Init::Xavier));
-        assert!(ratio(Init::Std(0.01)) < 1e-3, "std 0.01: {}", ratio(Init::Std(0.01)));
+        assert!(
+            ratio(Init::Xavier) < 0.45,
+            "Xavier: {}",
+            ratio(Init::Xavier)
+        );
+        assert!(
+            ratio(Init::Std(0.01)) < 1e-3,
+            "std 0.01: {}",
+            ratio(Init::Std(0.01))
+        );
     }
 }
