@@ -248,8 +248,16 @@ impl TrainArgs {
         if self.eval_samples.is_some() {
             t.eval_samples = self.eval_samples;
         }
-        if run.threads == Some(0) {
-            bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core");
+        match run.threads {
+            Some(0) => {
+                bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core")
+            }
+            Some(n) if n > max_threads() => bail!(
+                "--threads {n} is more than makes sense on this machine: use at most {} (four per \
+                 core), or leave it out to use every core",
+                max_threads()
+            ),
+            _ => {}
         }
         Ok(run)
     }
@@ -275,6 +283,49 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
     };
     let err = net.spec(Shape::new(1, 1, 1), 1).check().unwrap_err();
     bail!("invalid network options ({flag}): {err}")
+}
+
+/// The most parameters `train` builds a network of: 30 times the book's largest network
+/// (DeepConvNet, 1.7 million). 50 million `f32` values are 200 MB, and training needs several
+/// times that (gradients, optimizer state, buffers).
+const MAX_PARAMS: usize = 50_000_000;
+
+/// The most worker threads that make sense: four per core.
+fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
+/// Refuses a network too large to train here, naming its size.
+fn check_size(spec: &NetSpec) -> Result<usize> {
+    let params = spec.param_count().context("invalid network")?;
+    if params > MAX_PARAMS {
+        bail!(
+            "the network ({spec}) would have {params} parameters, more than the {MAX_PARAMS} \
+             nn-cli trains ({} MB of weights alone): use smaller layers (--hidden)",
+            params / 250_000
+        );
+    }
+    Ok(params)
+}
+
+/// Whether training made the loss worse: the mean loss of the last iterations exceeds the loss
+/// of the first minibatch, before any update, by more than 10 % (a learning rate so large that
+/// the run bounced away without overflowing). Returns both.
+fn loss_rose(history: &History) -> Option<(f32, f32)> {
+    let losses = &history.train_loss;
+    let window = (losses.len() / 10).clamp(1, 100);
+    let last = &losses[losses.len().checked_sub(window)?..];
+    let (first, end) = (*losses.first()?, last.iter().sum::<f32>() / window as f32);
+    (end > 1.1 * first).then_some((first, end))
+}
+
+/// `x` with 4 decimals, or in scientific notation when it is huge or tiny.
+fn short(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// The book's two-layer network, when the options describe exactly it (one hidden layer,
@@ -324,6 +375,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let input = Shape::new(1, mnist.train.rows(), mnist.train.cols());
     let classes = mnist_io::idx::NUM_CLASSES;
     let spec = run.net.spec(input, classes);
+    check_size(&spec)?;
     let seed = run.training.seed;
     let job = Job {
         run: &run,
@@ -357,8 +409,11 @@ impl Job<'_> {
     fn fit<M: Model<f32>>(self, net: M) -> Result<()> {
         let run = self.run;
         println!(
-            "network: {}  ({}, batch {})",
-            self.spec, run.training.optimizer, run.training.batch_size
+            "network: {}  ({} parameters; {}, batch {})",
+            self.spec,
+            self.spec.param_count()?,
+            run.training.optimizer,
+            run.training.batch_size
         );
         let start = Instant::now();
         let mut progress = Progress::new(std::io::stderr().is_terminal());
@@ -379,6 +434,17 @@ impl Job<'_> {
             .history
             .last_evaluation()
             .context("training ran no evaluation")?;
+        if let Some((first, end)) = loss_rose(&trained.history) {
+            bail!(
+                "training made the loss worse: from {} at the start to {} on average over the \
+                 last iterations (test acc {:.4}); the learning rate {} is too large: try a \
+                 smaller one (--lr). The model, history and plot files were not written",
+                short(f64::from(first)),
+                short(f64::from(end)),
+                last.test_acc,
+                short(run.training.optimizer.lr())
+            );
+        }
 
         model::save(&run.out, self.spec, &trained.net, &run.training, last)?;
         write_atomic(&run.history, |w| trained.history.write_csv(w))?;

@@ -602,7 +602,8 @@ fn a_deep_network_with_every_chapter_6_option_trains_and_reads_back() {
     assert!(
         stdout.starts_with(
             "network: 1×8×8 → Affine(30) → BatchNorm → Relu → Dropout(0.1) → Affine(30) → \
-             BatchNorm → Relu → Dropout(0.1) → Affine(10)  (Adam(lr 0.01), batch 50)"
+             BatchNorm → Relu → Dropout(0.1) → Affine(10)  (3310 parameters; Adam(lr 0.01), \
+             batch 50)"
         ),
         "{stdout}"
     );
@@ -775,4 +776,81 @@ fn real_mnist_deep_network_of_chapter_6_reaches_097() {
     let out = query("eval", &data, &model).assert().success();
     let eval = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert_eq!(number_after(&eval, "test acc"), trained, "{eval}");
+}
+
+#[test]
+fn runs_too_long_too_large_or_too_fine_for_f32_are_refused_before_training() {
+    let (dir, data) = synthetic();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--iters", "18446744073709551615"], "at most 100000000"),
+        (&["--lr", "1e-50"], "too small for f32"),
+        (
+            &["--hidden", "1000000"],
+            "more than the 50000000 nn-cli trains",
+        ),
+        (
+            &[
+                "--hidden",
+                "1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000",
+            ],
+            "parameters",
+        ),
+        (&["--threads", "100000"], "more than makes sense"),
+    ];
+    for (flags, expected) in cases {
+        train(dir.path(), &data, flags).assert().failure().stderr(
+            predicate::str::contains(expected)
+                .and(predicate::str::contains(flags[0]))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+    assert!(!dir.path().join("params.ron").exists());
+}
+
+#[test]
+fn a_run_that_makes_the_loss_worse_writes_nothing() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &["--lr", "100"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("made the loss worse").and(predicate::str::contains("--lr")),
+        );
+    for file in ["params.ron", "history.csv", "plot.svg"] {
+        assert!(!dir.path().join(file).exists(), "{file} was written");
+    }
+}
+
+#[test]
+fn predict_and_eval_refuse_what_they_cannot_do_instead_of_clamping() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let model = dir.path().join("params.ron");
+    query("predict", &data, &model)
+        .args(["-n", "1000000"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "-n/--count 1000000 is more than the 200 test images",
+        ));
+    nn_cli()
+        .args(["predict", "--top", "11", "--image"])
+        .arg(dir.path().join("digit.png"))
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--top 11 is invalid: there are 10 classes",
+        ));
+    // An empty test set is an error, not "0/0".
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (images, labels) = synthetic_split(0, 1);
+    idx::write_images(&empty.join("t10k-images-idx3-ubyte"), &images).unwrap();
+    idx::write_labels(&empty.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    query("eval", &empty, &model)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("holds no image"));
 }

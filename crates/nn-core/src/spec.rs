@@ -115,6 +115,16 @@ impl fmt::Display for LayerSpec {
 }
 
 impl LayerSpec {
+    /// How many values this layer trains for an input of shape `input` (weights and biases,
+    /// batch norm's `gamma` and `beta`), or `None` if the count overflows.
+    pub fn param_count(&self, input: Shape) -> Option<usize> {
+        match *self {
+            LayerSpec::Affine { out } => input.len()?.checked_add(1)?.checked_mul(out),
+            LayerSpec::BatchNorm => input.len()?.checked_mul(2),
+            LayerSpec::Relu | LayerSpec::Sigmoid | LayerSpec::Dropout { .. } => Some(0),
+        }
+    }
+
     /// The shape of this layer's output for an input of shape `input`, or why the layer cannot
     /// take it.
     pub fn output_shape(&self, input: Shape) -> Result<Shape, String> {
@@ -228,6 +238,34 @@ impl NetSpec {
             input = output;
         }
         Ok(shapes)
+    }
+
+    /// How many values the network trains (every layer's [`LayerSpec::param_count`]).
+    ///
+    /// # Errors
+    /// The spec's first problem (see [`check`](Self::check)); a count beyond `usize` is
+    /// reported as the first layer it overflows at.
+    ///
+    /// ```
+    /// use nn_core::{NetConfig};
+    /// assert_eq!(NetConfig::default().spec().param_count(), Ok(784 * 50 + 50 + 50 * 10 + 10));
+    /// ```
+    pub fn param_count(&self) -> Result<usize, SpecError> {
+        let shapes = self.check()?;
+        let inputs = std::iter::once(self.input).chain(shapes);
+        let mut total = 0usize;
+        for (position, (layer, input)) in self.layers.iter().zip(inputs).enumerate() {
+            total = layer
+                .param_count(input)
+                .and_then(|n| total.checked_add(n))
+                .ok_or_else(|| SpecError::Layer {
+                    position: position + 1,
+                    layer: layer.to_string(),
+                    input,
+                    reason: "its parameters are too many to count".into(),
+                })?;
+        }
+        Ok(total)
     }
 
     /// The number of values of each output (the classes), if the spec is valid.

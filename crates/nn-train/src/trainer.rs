@@ -7,7 +7,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::batch::Batch;
-use crate::config::{CheckedConfig, GradientMethod};
+use crate::config::{CheckedConfig, ConfigError, GradientMethod, MAX_ITERS};
 use crate::dataset::Dataset;
 use crate::evaluation;
 use crate::history::History;
@@ -16,6 +16,9 @@ use crate::observer::Observer;
 /// Why a run could not start or did not finish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
+    /// The config does not fit the data (a number of epochs that makes too many iterations).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The train and test datasets do not describe the same problem.
     #[error(
         "the training data has {train_inputs} inputs and {train_classes} classes but the test data \
@@ -113,6 +116,9 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
     check_data(config, &network, train_data, test_data)?;
     let settings = config.config();
     let schedule = config.schedule(train_data.len());
+    if schedule.iters > MAX_ITERS {
+        return Err(ConfigError::TooLong(schedule.iters).into());
+    }
     let (train_size, batch_size) = (train_data.len(), settings.batch_size);
     let iter_per_epoch = schedule.iter_per_epoch;
     let mut optimizer = settings.optimizer.build::<f32>();
