@@ -1011,7 +1011,28 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_location;
+    use super::{MirrorError, STALL_MIN_BYTES, Stall, resolve_location};
+    use std::time::Duration;
+
+    #[test]
+    fn a_transfer_stalls_when_less_than_1_kib_arrives_within_the_timeout() {
+        let stall = Stall::new(Duration::from_millis(100));
+        // 1 KiB at once: progress, and the clock starts again.
+        stall.progress(STALL_MIN_BYTES).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        stall.progress(STALL_MIN_BYTES + 10).unwrap();
+        assert!(
+            stall.idle() >= Duration::from_millis(60),
+            "what the bar shows"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        // 10 bytes more in 120 ms: stalled.
+        let err = stall.progress(STALL_MIN_BYTES + 20).unwrap_err();
+        assert!(
+            matches!(err, MirrorError::Stalled { received, .. } if received == STALL_MIN_BYTES + 20),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn locations_resolve_against_the_url_that_sent_them() {
