@@ -70,7 +70,9 @@ fn mirror_error(err: &FetchError) -> &MirrorError {
 }
 
 /// A raw HTTP server on 127.0.0.1: each connection is handed to `respond` on its own thread
-/// (after its request is read). Returns the base URL.
+/// (after its request is read), and closed after it. Returns the base URL. Responses say
+/// `Connection: close`, or the client would send its next request (a redirect's) on a
+/// connection that the server closes under it.
 fn serve(respond: fn(&mut TcpStream, &str)) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -287,30 +289,30 @@ fn a_redirect_to_a_file_url_says_so_and_http_redirects_are_followed() {
     let base = serve(|stream, path| {
         let response = match path {
             "/file/t10k-labels-idx1-ubyte.gz" => {
-                "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\n\r\n"
+                "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .to_owned()
             }
             "/relative/t10k-labels-idx1-ubyte.gz" => {
-                "HTTP/1.1 301 Moved\r\nLocation: ../absolute/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\n\r\n"
+                "HTTP/1.1 301 Moved\r\nLocation: ../absolute/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .to_owned()
             }
             "/absolute/t10k-labels-idx1-ubyte.gz" => {
-                "HTTP/1.1 307 Moved\r\nLocation: /good/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\n\r\n"
+                "HTTP/1.1 307 Moved\r\nLocation: /good/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .to_owned()
             }
             "/loop/t10k-labels-idx1-ubyte.gz" => {
-                "HTTP/1.1 302 Found\r\nLocation: /loop/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\n\r\n"
+                "HTTP/1.1 302 Found\r\nLocation: /loop/t10k-labels-idx1-ubyte.gz\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .to_owned()
             }
             "/good/t10k-labels-idx1-ubyte.gz" => {
                 let body = gzip(&labels());
                 let _ = stream.write_all(
-                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes(),
                 );
                 let _ = stream.write_all(&body);
                 return;
             }
-            _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+            _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
         };
         let _ = stream.write_all(response.as_bytes());
     });

@@ -3,30 +3,12 @@
 //! device, temporary files removed on failure and on Ctrl-C; several outputs written together or
 //! not at all ([`Outputs`]); outputs that would overwrite an input or each other refused before
 //! any work ([`check_outputs`]).
-//!
-//! (The model still goes through nn-core's own atomic [`nn_core::ModelFile::save`] until nn-core
-//! switches to `safe-write`.)
-
-// `Outputs` and `check_outputs` are for `train` (issue 13, items 2 and 3), wired there by the
-// rewrite of train.rs; `cargo test` already exercises them.
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-
-/// Writes `path` atomically with whatever `write` puts into the buffered writer it is given.
-/// Creates the parent folder if needed. On error the previous file, if any, is left intact and
-/// no temporary file remains.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    create_parent(path)?;
-    safe_write::write_with(path, write).with_context(|| format!("cannot write {}", path.display()))
-}
 
 /// Creates the folder `path` goes in, if needed, and returns it (`.` for a bare file name).
 pub fn create_parent(path: &Path) -> Result<&Path> {
@@ -113,6 +95,16 @@ pub fn check_outputs(
 mod tests {
     use super::*;
 
+    /// One output written through [`Outputs`].
+    fn write_one(
+        path: &Path,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let mut outputs = Outputs::new();
+        outputs.write_with(path, write)?;
+        outputs.commit()
+    }
+
     fn entries(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .unwrap()
@@ -126,7 +118,7 @@ mod tests {
     fn writes_the_file_and_creates_its_folder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/out.txt");
-        write_atomic(&path, |w| w.write_all(b"hello")).unwrap();
+        write_one(&path, |w| w.write_all(b"hello")).unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "hello");
     }
 
@@ -135,7 +127,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.txt");
         fs::write(&path, "old").unwrap();
-        let failed = write_atomic(&path, |w| {
+        let failed = write_one(&path, |w| {
             w.write_all(b"half")?;
             Err(std::io::Error::other("disk full"))
         });
@@ -147,7 +139,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn dev_null_is_refused_with_a_clear_error() {
-        let err = write_atomic(Path::new("/dev/null"), |w| w.write_all(b"x")).unwrap_err();
+        let err = write_one(Path::new("/dev/null"), |w| w.write_all(b"x")).unwrap_err();
         let text = format!("{err:#}");
         assert!(
             text.contains("/dev/null: is a device, not a regular file"),

@@ -12,8 +12,6 @@ use nn_train::History;
 use plotters::prelude::*;
 use plotters::style::full_palette::ORANGE;
 
-use crate::files::write_atomic;
-
 /// Refuses a plot path whose extension is not `.svg`, naming the flag; `train` can call it
 /// before training, so that the mistake costs nothing.
 pub fn check_path(path: &Path) -> Result<()> {
@@ -30,17 +28,8 @@ pub fn check_path(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Draws the accuracy and loss curves of `history` and writes them atomically to `path` (SVG).
-///
-/// # Errors
-/// If `path` does not end in `.svg` ([`check_path`]), or the file cannot be written.
-pub fn write_plot(history: &History, path: &Path) -> Result<()> {
-    let svg = render(history, path)?;
-    write_atomic(path, |w| w.write_all(&svg))
-}
-
-/// The plot of `history` as the bytes of the file `path` (SVG), for a caller that writes it
-/// itself (such as into `files::Outputs` with the run's other outputs).
+/// The plot of `history` as the bytes of the file `path` (SVG), for `train` to write with the
+/// run's other outputs (`files::Outputs`).
 ///
 /// # Errors
 /// If `path` does not end in `.svg` ([`check_path`]), or the plot cannot be drawn.
@@ -141,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plot_path_not_ending_in_svg_is_refused_and_nothing_is_written() {
+    fn a_plot_path_not_ending_in_svg_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let history = History {
             train_loss: vec![2.3, 1.0],
@@ -150,7 +139,7 @@ mod tests {
         };
         for name in ["x.png", "plot", "x.svg.png"] {
             let path = dir.path().join(name);
-            let err = write_plot(&history, &path).unwrap_err().to_string();
+            let err = render(&history, &path).unwrap_err().to_string();
             assert!(
                 err.starts_with(&format!(
                     "--plot {}: the plot is drawn as SVG",
@@ -162,10 +151,8 @@ mod tests {
             assert!(!path.exists());
         }
         for name in ["plot.svg", "PLOT.SVG"] {
-            let path = dir.path().join(name);
-            write_plot(&history, &path).unwrap();
-            assert!(std::fs::read_to_string(&path).unwrap().starts_with("<svg"));
+            let svg = render(&history, &dir.path().join(name)).unwrap();
+            assert!(svg.starts_with(b"<svg"));
         }
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -16,14 +16,13 @@ use nn_core::{
 };
 use nn_train::{
     CheckedConfig, Dataset, Evaluation, GradientMethod, History, Length, Observer, OptimizerKind,
-    RunInfo, TrainConfig,
+    RunInfo, TrainConfig, TrainError,
 };
+use safe_write::interrupt::Deferred;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSplit};
-use crate::files::write_atomic;
-use crate::model;
-use crate::plot::write_plot;
+use crate::{files, model, plot};
 
 /// Options of `train`. Every one can also come from `--config FILE.ron`; flags win, and a flag
 /// given twice takes its last value.
@@ -370,6 +369,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .check()
         .context("invalid training options")?;
     check_net(&run.net)?;
+    let config_file: Vec<(&str, &Path)> = args
+        .config
+        .iter()
+        .map(|c| ("--config", c.as_path()))
+        .collect();
+    files::check_outputs(
+        &run.data,
+        &config_file,
+        &[
+            ("--out", &run.out),
+            ("--history", &run.history),
+            ("--plot", &run.plot),
+        ],
+    )?;
+    plot::check_path(&run.plot)?;
     let mnist = data::load_or_fetch(&run.data)?;
     let (train_data, test_data) = (DataSplit(&mnist.train), DataSplit(&mnist.test));
     let input = Shape::new(1, mnist.train.rows(), mnist.train.cols());
@@ -405,7 +419,8 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Trains `net`, then writes the model, the history and the plot.
+    /// Trains `net`, then writes the model, the history and the plot, all of them or none.
+    /// Ctrl-C (or SIGTERM) stops the training cleanly: nothing is written.
     fn fit<M: Model<f32>>(self, net: M) -> Result<()> {
         let run = self.run;
         println!(
@@ -415,19 +430,28 @@ impl Job<'_> {
             run.training.optimizer,
             run.training.batch_size
         );
+        let interrupts = safe_write::interrupt::defer();
         let start = Instant::now();
-        let mut progress = Progress::new(std::io::stderr().is_terminal());
-        let trained = self
-            .pool
-            .install(|| {
-                nn_train::train(
-                    self.config,
-                    net,
-                    &self.train_data,
-                    &self.test_data,
-                    &mut progress,
-                )
-            })
+        let mut progress = Progress::new(std::io::stderr().is_terminal(), &interrupts);
+        let result = self.pool.install(|| {
+            nn_train::train(
+                self.config,
+                net,
+                &self.train_data,
+                &self.test_data,
+                &mut progress,
+            )
+        });
+        if let (Err(TrainError::Stopped { iteration }), Some(signal)) =
+            (&result, interrupts.received())
+        {
+            eprintln!(
+                "interrupted by {signal} after iteration {iteration}: the model, history and \
+                 plot files were not written"
+            );
+            std::process::exit(signal.exit_code());
+        }
+        let trained = result
             .context("training failed; the model, history and plot files were not written")?;
         let wall = start.elapsed().as_secs_f64();
         let last = *trained
@@ -446,9 +470,13 @@ impl Job<'_> {
             );
         }
 
-        model::save(&run.out, self.spec, &trained.net, &run.training, last)?;
-        write_atomic(&run.history, |w| trained.history.write_csv(w))?;
-        write_plot(&trained.history, &run.plot)?;
+        // Every output is prepared first, then all replace their files at once, or none does.
+        let mut outputs = files::Outputs::new();
+        let model = model::to_ron(self.spec, &trained.net, &run.training, last)?;
+        outputs.write(&run.out, model.as_bytes())?;
+        outputs.write_with(&run.history, |w| trained.history.write_csv(w))?;
+        outputs.write(&run.plot, &plot::render(&trained.history, &run.plot)?)?;
+        outputs.commit()?;
 
         println!(
             "final: train acc {:.4}  test acc {:.4}  ({} iterations in {wall:.2} s)",
@@ -463,8 +491,10 @@ impl Job<'_> {
     }
 }
 
-/// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout.
-struct Progress {
+/// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout;
+/// asks the loop to stop once a SIGINT or SIGTERM arrived.
+struct Progress<'a> {
+    interrupts: &'a Deferred,
     bar: Option<ProgressBar>,
     epochs: usize,
     start: Instant,
@@ -477,8 +507,8 @@ const REFRESH_EVERY: usize = 100;
 /// Seconds between two refreshes of the bar, at most (for slow runs: numerical gradients).
 const REFRESH_SECONDS: f64 = 0.5;
 
-impl Progress {
-    fn new(terminal: bool) -> Self {
+impl<'a> Progress<'a> {
+    fn new(terminal: bool, interrupts: &'a Deferred) -> Self {
         let bar = terminal.then(|| {
             let style =
                 ProgressStyle::with_template("{bar:30} {pos}/{len} iterations  {msg}  eta {eta}")
@@ -486,6 +516,7 @@ impl Progress {
             ProgressBar::new(0).with_style(style)
         });
         Self {
+            interrupts,
             bar,
             epochs: 0,
             start: Instant::now(),
@@ -494,7 +525,7 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
+impl Observer for Progress<'_> {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
         self.start = Instant::now();
@@ -538,5 +569,13 @@ impl Observer for Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+
+    fn should_stop(&mut self) -> bool {
+        let stop = self.interrupts.received().is_some();
+        if stop && let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        stop
     }
 }

@@ -854,3 +854,146 @@ fn predict_and_eval_refuse_what_they_cannot_do_instead_of_clamping() {
         .failure()
         .stderr(predicate::str::contains("holds no image"));
 }
+
+#[test]
+fn a_run_whose_outputs_cannot_all_be_written_replaces_none() {
+    let (dir, data) = synthetic();
+    let out = dir.path().join("o/q.ron");
+    fs::create_dir_all(dir.path().join("o")).unwrap();
+    fs::write(&out, "old model").unwrap();
+    // The history cannot be written (/proc refuses new files): the model is not replaced.
+    nn_cli()
+        .args(["train", "--iters", "20", "--batch-size", "50", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args(["--history", "/proc/h.csv", "--plot"])
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("/proc/h.csv").and(predicate::str::contains("panicked").not()),
+        );
+    assert_eq!(fs::read_to_string(&out).unwrap(), "old model");
+    assert!(!dir.path().join("plot.svg").exists());
+    assert_eq!(
+        fs::read_dir(dir.path().join("o")).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn outputs_that_would_overwrite_the_data_or_each_other_are_refused_before_training() {
+    let (dir, data) = synthetic();
+    let labels = data.join("t10k-labels-idx1-ubyte");
+    let before = fs::read(&labels).unwrap();
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&labels)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--out").and(predicate::str::contains("--data")));
+    assert_eq!(fs::read(&labels).unwrap(), before);
+    let same = dir.path().join("x");
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&same)
+        .arg("--history")
+        .arg(&same)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--history").and(predicate::str::contains("--out")));
+    assert!(!same.exists());
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .args(["--plot", "plot.png"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("must end in .svg"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_model_file_is_written_through_its_link() {
+    let (dir, data) = synthetic();
+    let target = dir.path().join("models/real.ron");
+    fs::create_dir_all(dir.path().join("models")).unwrap();
+    fs::write(&target, "old").unwrap();
+    let link = dir.path().join("params.ron");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    train(dir.path(), &data, &[]).assert().success();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(&target)
+            .unwrap()
+            .contains("format_version: 2")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let (dir, data) = synthetic();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"))
+        .args([
+            "train",
+            "--iters",
+            "100000000",
+            "--batch-size",
+            "50",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training runs (the first evaluation is printed), then press Ctrl-C.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("epoch") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "train ended early"
+        );
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT (Ctrl-C) after iteration")
+            && stderr.contains("not written"),
+        "{stderr}"
+    );
+    let mut left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["mnist"], "nothing written, no temporary file");
+}

@@ -63,6 +63,12 @@ pub enum TrainError {
     /// The test split holds no sample, so accuracy cannot be measured.
     #[error("the test data is empty: accuracy needs at least one test sample")]
     EmptyTest,
+    /// The observer asked to stop (see [`Observer::should_stop`]).
+    #[error("training stopped after iteration {iteration}, as asked")]
+    Stopped {
+        /// The last iteration that ran.
+        iteration: usize,
+    },
     /// The loss became NaN or infinite.
     #[error(
         "training diverged at iteration {iteration}: the loss is {loss}; \
@@ -162,6 +168,10 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
             history.elapsed_s.push(start.elapsed().as_secs_f64());
             observer.on_iteration(i, loss);
             evaluations.poll(&mut history, observer);
+            if observer.should_stop() {
+                evaluations.finish(&mut history, observer);
+                return Err(TrainError::Stopped { iteration: i });
+            }
 
             // if i % iter_per_epoch == 0: train_acc = network.accuracy(x_train, t_train) ...
             let last = i + 1 == schedule.iters;
