@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 runs="${RUNS:-10000000}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx idx_gzip digit_png)
+[ ${#targets[@]} -gt 0 ] || targets=(idx idx_gzip digit_png model_ron)
 mkdir -p logs
 for target in "${targets[@]}"; do
   nice -n 15 cargo fuzz build -s none -O "$target"

@@ -39,6 +39,10 @@ pub const TARGETS: &[Target] = &[
         name: "digit_png",
         run: digit_png,
     },
+    Target {
+        name: "model_ron",
+        run: model_ron,
+    },
 ];
 
 /// The IDX readers' limit while fuzzing: 1 MiB of data, so that each run stays fast (the limit
@@ -127,6 +131,20 @@ pub fn digit_png(data: &[u8]) {
     }
 }
 
+/// The model-file loader (`ModelFile::from_ron`, versions 1 and 2): what loads must save, and
+/// load back to the same text. The loader checks the parameters' names and shapes against the
+/// spec before it allocates the network, so no input of a few kilobytes allocates much.
+pub fn model_ron(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(model) = nn_core::ModelFile::<f32>::from_ron(text) {
+        let saved = model.to_ron().expect("a loaded model saves");
+        let again = nn_core::ModelFile::<f32>::from_ron(&saved).expect("a saved model loads");
+        assert_eq!(again.to_ron().expect("and saves again"), saved);
+    }
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder
@@ -159,8 +177,71 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         ],
         "idx_gzip" => vec![("labels".to_owned(), labels), ("images".to_owned(), images)],
         "digit_png" => png_seeds(),
+        "model_ron" => model_seeds(),
         other => panic!("no seeds for target {other}"),
     }
+}
+
+/// Small model files: a two-layer network (version 2, and the same in version 1), and a stack
+/// with batch norm (state) and dropout.
+fn model_seeds() -> Vec<(String, Vec<u8>)> {
+    use nn_core::{
+        Activation, Init, LayerSpec, Model, ModelFile, NetConfig, NetSpec, Sequential, Shape,
+        Targets, TwoLayerNet,
+    };
+    let config = NetConfig {
+        input_size: 3,
+        hidden_size: 2,
+        output_size: 2,
+        activation: Activation::Relu,
+        weight_init_std: 0.5,
+    };
+    let two = TwoLayerNet::<f32>::new(config.clone(), 1).expect("a valid config");
+    let metadata = [("note".to_owned(), "seed".to_owned())].into();
+    let v2 = ModelFile::from_model(config.spec(), &two, metadata)
+        .and_then(|f| f.to_ron())
+        .expect("a small model saves");
+    let p = two.params();
+    let row = |m: &nn_core::Matrix<f32>| {
+        let values: Vec<String> = m.transpose().iter().map(f32::to_string).collect();
+        format!(
+            "(rows: {}, cols: {}, data: [{}])",
+            m.nrows(),
+            m.ncols(),
+            values.join(", ")
+        )
+    };
+    let v1 = format!(
+        "(format_version: 1, config: (input_size: 3, hidden_size: 2, output_size: 2, \
+         activation: relu, weight_init_std: 0.5), W1: {}, b1: {}, W2: {}, b2: {}, metadata: {{}})",
+        row(&p.w1),
+        row(&p.b1),
+        row(&p.w2),
+        row(&p.b2)
+    );
+    let spec = NetSpec {
+        input: Shape::new(1, 2, 2),
+        layers: vec![
+            LayerSpec::Affine { out: 3 },
+            LayerSpec::BatchNorm,
+            LayerSpec::Relu,
+            LayerSpec::Dropout { ratio: 0.5 },
+            LayerSpec::Affine { out: 2 },
+        ],
+        init: Init::He,
+        weight_decay: 0.1,
+    };
+    let mut stack = Sequential::<f32>::new(spec.clone(), 2).expect("a valid spec");
+    let x = nn_core::Matrix::from_fn(4, 3, |i, n| (i + n) as f32 / 4.0);
+    stack.loss(&x, Targets::Labels(&[0, 1, 0]));
+    let deep = ModelFile::from_model(spec, &stack, Default::default())
+        .and_then(|f| f.to_ron())
+        .expect("a small model saves");
+    vec![
+        ("two-layer-v2.ron".to_owned(), v2.into_bytes()),
+        ("two-layer-v1.ron".to_owned(), v1.into_bytes()),
+        ("batch-norm-dropout.ron".to_owned(), deep.into_bytes()),
+    ]
 }
 
 /// Small PNGs of a drawn "7": 8-bit gray, gray with alpha, RGB, RGBA, 16-bit gray.
@@ -293,6 +374,18 @@ pub mod mutate {
                     data.truncate(i);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The model seeds are valid files (so that the fuzzer starts from inputs that load).
+    #[test]
+    fn the_model_seeds_load() {
+        for (name, bytes) in super::seeds("model_ron") {
+            let text = String::from_utf8(bytes).unwrap();
+            nn_core::ModelFile::<f32>::from_ron(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 }
