@@ -997,3 +997,29 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
     left.sort();
     assert_eq!(left, ["mnist"], "nothing written, no temporary file");
 }
+
+#[test]
+fn real_mnist_a_learning_rate_of_1e30_is_refused_after_training_instead_of_saved() {
+    let Some(data) = real_mnist() else {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+        return;
+    };
+    // The case: the book's sigmoid net with --lr 1e30 ended at 0.60 accuracy and was
+    // saved. The loss goes from ln 10 to about 1e30.
+    let dir = tempfile::tempdir().unwrap();
+    nn_cli()
+        .args(["train", "--lr", "1e30", "--iters", "600", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("training made the loss worse: from 2.30"));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
