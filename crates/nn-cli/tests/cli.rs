@@ -1020,6 +1020,8 @@ fn real_mnist_a_learning_rate_of_1e30_is_refused_after_training_instead_of_saved
         .arg(dir.path().join("plot.svg"))
         .assert()
         .failure()
-        .stderr(predicate::str::contains("training made the loss worse: from 2.30"));
+        .stderr(predicate::str::contains(
+            "training made the loss worse: from 2.30",
+        ));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
