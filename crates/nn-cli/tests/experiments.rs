@@ -223,6 +223,41 @@ fn bad_options_are_refused() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("--threads 0"));
+    Command::cargo_bin("nn-cli")
+        .unwrap()
+        .args(["experiment", "init", "--threads", "100000"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--threads 100000 is more than"));
+}
+
+#[test]
+fn a_bad_output_folder_is_refused_before_any_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_data = dir.path().join("no-mnist");
+    let refuse = |out: &Path, expected: &str| {
+        Command::cargo_bin("nn-cli")
+            .unwrap()
+            .args(["experiment", "optimizers", "--data"])
+            .arg(&missing_data)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(expected));
+    };
+    // Refused before the data is even looked for (none exists here).
+    let file = dir.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    refuse(&file, "is not a folder");
+    refuse(&file.join("sub"), "cannot create the folder");
+    // A folder where the figure should go.
+    let out = dir.path().join("out");
+    fs::create_dir_all(out.join("optimizers.svg")).unwrap();
+    refuse(&out, "optimizers.svg: is a folder, not a regular file");
+    // Nothing was left behind.
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 1);
+    assert!(!missing_data.exists());
 }
 
 #[test]

@@ -31,18 +31,19 @@ mod weight_init_activation_histogram;
 mod weight_init_compare;
 
 use std::fmt::Write as _;
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use mnist_io::Mnist;
 use nn_core::Shape;
 
 use crate::data::{self, DataSplit};
-use crate::files::write_atomic;
+use crate::files;
 use runner::Runner;
 
 /// Options of `experiment`.
@@ -194,15 +195,18 @@ impl Context {
         Ok((DataSplit(&mnist.train), DataSplit(&mnist.test), shape))
     }
 
-    /// Writes the experiment's figure and curves, atomically, and says where.
+    /// Writes the experiment's figure and curves, atomically and both or neither, and says
+    /// where.
     fn write(
         &self,
         svg: &str,
         csv: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<()> {
         let (svg_path, csv_path) = (self.path("svg"), self.path("csv"));
-        write_atomic(&csv_path, csv)?;
-        write_atomic(&svg_path, |w| w.write_all(svg.as_bytes()))?;
+        let mut outputs = files::Outputs::new();
+        outputs.write_with(&csv_path, csv)?;
+        outputs.write(&svg_path, svg.as_bytes())?;
+        outputs.commit()?;
         println!("figure: {}", svg_path.display());
         println!("curves: {}", csv_path.display());
         Ok(())
@@ -210,8 +214,7 @@ impl Context {
 
     /// `<out>/<name>.<extension>`.
     fn path(&self, extension: &str) -> PathBuf {
-        self.out
-            .join(Path::new(self.name.as_str()).with_extension(extension))
+        output_path(&self.out, self.name, extension)
     }
 
     /// The figure's title: what it shows, then the book's script, and `(quick)` for `--quick`.
@@ -219,6 +222,36 @@ impl Context {
         let quick = if self.quick { ", --quick" } else { "" };
         format!("{what} ({}{quick})", self.name.script())
     }
+}
+
+/// `<out>/<name>.<extension>`.
+fn output_path(out: &Path, name: Name, extension: &str) -> PathBuf {
+    out.join(Path::new(name.as_str()).with_extension(extension))
+}
+
+/// Refuses, before any training, outputs that could not be written at the end: `--out` naming
+/// something other than a folder, a folder that cannot be created or written, a figure or CSV
+/// path taken by a folder or a device, or one that is a file of the dataset. Creates `--out`.
+fn check_outputs(out: &Path, data: &Path, names: &[Name]) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "--out {} is not a folder: give the folder the figures and CSV files go in",
+            out.display()
+        );
+    }
+    let paths: Vec<PathBuf> = names
+        .iter()
+        .flat_map(|&name| ["svg", "csv"].map(|extension| output_path(out, name, extension)))
+        .collect();
+    let flagged: Vec<(&str, &Path)> = paths.iter().map(|p| ("--out", p.as_path())).collect();
+    files::check_outputs(data, &[], &flagged)?;
+    fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create the folder", out.display()))?;
+    for path in &paths {
+        // A temporary file made and removed: the folder is writable and the target replaceable.
+        safe_write::AtomicFile::create(path).with_context(|| format!("--out {}", out.display()))?;
+    }
+    Ok(())
 }
 
 /// A plain text table: a header and rows of cells, each column as wide as its widest cell,
@@ -257,6 +290,7 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         Name::All => Name::EACH.to_vec(),
         name => vec![name],
     };
+    check_outputs(&args.out, &args.data, &names)?;
     let mut ctx = Context {
         name: names[0],
         quick: args.quick,

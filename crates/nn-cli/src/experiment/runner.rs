@@ -29,8 +29,16 @@ impl Runner {
     /// A pool of `threads` threads (all cores for `None`); progress bars on stderr when it is a
     /// terminal.
     pub fn new(threads: Option<usize>) -> Result<Self> {
-        if threads == Some(0) {
-            bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core");
+        match threads {
+            Some(0) => {
+                bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core")
+            }
+            Some(n) if n > crate::train::max_threads() => bail!(
+                "--threads {n} is more than makes sense on this machine: use at most {} (four per \
+                 core), or leave it out to use every core",
+                crate::train::max_threads()
+            ),
+            _ => {}
         }
         let mut pool = rayon::ThreadPoolBuilder::new();
         if let Some(threads) = threads {
@@ -310,7 +318,9 @@ mod tests {
                 train_net(spec, config, &train, &test, &mut Ticks::new(&bar)).unwrap()
             })
             .collect();
-        let bits = |runs: &[Run]| -> Vec<(Vec<u32>, Vec<(u64, u64)>)> {
+        // Each run's losses and (train, test) accuracies, as bits.
+        type Bits = (Vec<u32>, Vec<(u64, u64)>);
+        let bits = |runs: &[Run]| -> Vec<Bits> {
             runs.iter()
                 .map(|r| {
                     let losses = r.history.train_loss.iter().map(|l| l.to_bits()).collect();
