@@ -173,8 +173,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         "{}",
         table(
             &[
-                "weights",
-                "std layer 1",
+                "activation, weights",
+                "layer 1",
                 "layer 2",
                 "layer 3",
                 "layer 4",
@@ -183,6 +183,7 @@ pub fn run(ctx: &Context) -> Result<()> {
             &rows
         )
     );
+    println!("(the standard deviation of each layer's activations)");
 
     let svg = figure(ctx, &all)?;
     ctx.write(&svg, |w| {
