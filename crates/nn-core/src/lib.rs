@@ -51,6 +51,7 @@ pub mod integrate;
 pub mod layers;
 mod model;
 mod net;
+pub mod numerical_fast;
 mod pixels;
 mod targets;
 
@@ -61,6 +62,7 @@ pub use net::{
     Activation, ConfigError, Gradients, NetConfig, Parameters, Params, ParseActivationError,
     PredictScratch, TwoLayerNet,
 };
+pub use numerical_fast::FastNumericalGradient;
 pub use pixels::normalize_pixels;
 pub use targets::Targets;
 
