@@ -497,6 +497,31 @@ impl<T: Float> TwoLayerNet<T> {
         }
     }
 
+    /// The same central differences as [`numerical_gradient`](Self::numerical_gradient), for every
+    /// entry and in `f64` whatever `T`, but evaluating only what each perturbation changes (see
+    /// [`FastNumericalGradient`](crate::FastNumericalGradient)), in milliseconds instead of
+    /// seconds at batch 100. The gradients go where [`gradient`](Self::gradient) leaves backprop's,
+    /// for an optimizer to read through [`Parameters`]; returns the batch's loss (in `f64`).
+    /// `scratch` keeps its buffers from call to call.
+    ///
+    /// # Panics
+    /// If `x` has not `input_size` rows, or `labels` do not fit the batch.
+    pub fn numerical_gradient_fast(
+        &mut self,
+        x: &Matrix<T>,
+        labels: &[u8],
+        scratch: &mut crate::FastNumericalGradient,
+    ) -> f64 {
+        let (l1, l2) = (&mut self.affine1, &mut self.affine2);
+        scratch.gradient(
+            [&l1.w, &l1.b, &l2.w, &l2.b],
+            self.config.activation,
+            x,
+            labels,
+            [&mut l1.dw, &mut l1.db, &mut l2.dw, &mut l2.db],
+        )
+    }
+
     /// The chapter-4 gradient written out by hand (`two_layer_net.py`'s `gradient`), kept as a
     /// readable reference for the layered backprop of [`gradient`](Self::gradient):
     ///

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use nn_core::{
-    Float, Gradients, Matrix, NetConfig, Param, Parameters, PredictScratch, Targets, TwoLayerNet,
+    FastNumericalGradient, Matrix, NetConfig, PredictScratch, Targets, TwoLayerNet,
     normalize_pixels,
 };
 use rand::{RngExt, SeedableRng};
@@ -83,7 +83,8 @@ pub struct Trained {
 /// `config.seed` draws the initial weights, then each iteration's `batch_size` training indices
 /// (with replacement, like `np.random.choice`). Each iteration gathers the samples into a batch
 /// matrix allocated once (half of them on another thread when one is free), computes the
-/// gradient (backprop or numerical), lets `optimizer`
+/// gradient (backprop, or the book's central differences in `f64` by
+/// [`FastNumericalGradient`], its entries shared between the pool's threads), lets `optimizer`
 /// update the parameters and records the minibatch loss (computed by the gradient's forward
 /// pass, before the update). Accuracy over the whole train and test data is measured after
 /// iteration `i` when `i % iter_per_epoch == 0`, and after the last iteration.
@@ -143,6 +144,7 @@ pub fn train<D: Dataset + ?Sized>(
     let mut batch = Batch::new(inputs, config.batch_size);
     let mut indices = vec![0usize; config.batch_size];
     let mut history = History::with_capacity(config.iters);
+    let mut numerical = FastNumericalGradient::new();
 
     observer.on_start(&info);
     let start = Instant::now();
@@ -179,11 +181,8 @@ pub fn train<D: Dataset + ?Sized>(
                     optimizer.step(&mut net);
                 }
                 GradientMethod::Numerical => {
-                    let grads = net.numerical_gradient(x, targets);
-                    optimizer.step(&mut WithGradients {
-                        net: &mut net,
-                        grads: &grads,
-                    });
+                    net.numerical_gradient_fast(x, labels, &mut numerical);
+                    optimizer.step(&mut net);
                 }
             }
             history.train_loss.push(loss);
@@ -464,26 +463,6 @@ fn touch<D: Dataset + ?Sized>(data: &D, indices: &[usize]) {
         }
     }
     std::hint::black_box(sum);
-}
-
-/// A network's parameters paired with gradients computed outside it (numerically).
-struct WithGradients<'a, T: Float> {
-    net: &'a mut TwoLayerNet<T>,
-    grads: &'a Gradients<T>,
-}
-
-impl<T: Float> Parameters<T> for WithGradients<'_, T> {
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        let mut grads = self.grads.named().into_iter();
-        self.net.visit_params(&mut |p| {
-            let (_, grad) = grads.next().expect("four gradients for four parameters");
-            f(Param {
-                name: p.name,
-                value: p.value,
-                grad,
-            });
-        });
-    }
 }
 
 /// Accuracy over a whole dataset, in parallel chunks, with buffers allocated once per thread: the
