@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -237,10 +237,15 @@ struct Progress {
     bar: Option<ProgressBar>,
     epochs: usize,
     start: Instant,
+    /// When the bar was last refreshed.
+    refreshed: Instant,
 }
 
-/// Iterations between two refreshes of the bar's loss.
+/// Iterations between two refreshes of the bar's loss, at most.
 const REFRESH_EVERY: usize = 100;
+/// Time between two refreshes, at most: a slow run (`--gradient numerical`, about 70 iterations
+/// a second) moves its bar, rate and ETA every second too.
+const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
 impl Progress {
     fn new(terminal: bool) -> Self {
@@ -254,6 +259,7 @@ impl Progress {
             bar,
             epochs: 0,
             start: Instant::now(),
+            refreshed: Instant::now(),
         }
     }
 }
@@ -269,8 +275,10 @@ impl Observer for Progress {
 
     fn on_iteration(&mut self, iteration: usize, loss: f32) {
         if let Some(bar) = &self.bar
-            && iteration.is_multiple_of(REFRESH_EVERY)
+            && (iteration.is_multiple_of(REFRESH_EVERY)
+                || self.refreshed.elapsed() >= REFRESH_AFTER)
         {
+            self.refreshed = Instant::now();
             bar.set_position(iteration as u64);
             let rate = iteration as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {loss:.4}  {rate:.0} it/s"));

@@ -77,7 +77,12 @@ fn max_diff(a: &Gradients<f64>, b: &Gradients<f64>) -> f64 {
 
 /// Fast against naive to 1e-9 and against backprop to `backprop_tol` (max over the entries),
 /// and the loss against `TwoLayerNet::loss`. Returns the two largest differences.
-fn check(net: &mut TwoLayerNet<f64>, x: &Matrix<f64>, labels: &[u8]) -> (f64, f64) {
+fn check(
+    net: &mut TwoLayerNet<f64>,
+    x: &Matrix<f64>,
+    labels: &[u8],
+    backprop_tol: f64,
+) -> (f64, f64) {
     let t = Targets::Labels(labels);
     let (got, loss) = fast(&mut FastNumericalGradient::new(), net, x, labels);
     let naive = net.numerical_gradient(x, t);
@@ -92,7 +97,10 @@ fn check(net: &mut TwoLayerNet<f64>, x: &Matrix<f64>, labels: &[u8]) -> (f64, f6
         assert!(d <= 1e-9, "{label} {name}: max |fast − naive| = {d:e}");
     }
     for (name, d) in got.max_abs_diff(&backprop) {
-        assert!(d <= 1e-6, "{label} {name}: max |fast − backprop| = {d:e}");
+        assert!(
+            d <= backprop_tol,
+            "{label} {name}: max |fast − backprop| = {d:e}"
+        );
     }
     // Not vacuous: the gradients are far above the tolerances. (Those of W1 vanish on black
     // images; with ReLU a tiny batch may turn every hidden unit off, leaving only b2's.)
@@ -129,13 +137,60 @@ fn equals_the_naive_gradient_on_small_random_networks() {
                 let seed = seed as u64;
                 let mut net = random_net(config, 0.8, 0.5, seed);
                 let (x, labels) = sparse_batch(inputs, batch, density, classes as u8, seed + 100);
-                let (naive, backprop) = check(&mut net, &x, &labels);
+                let (naive, backprop) = check(&mut net, &x, &labels, 1e-6);
                 eprintln!(
                     "{} batch {batch} density {density}: fast − naive {naive:.1e}, fast − backprop {backprop:.1e}",
                     net.config()
                 );
             }
         }
+    }
+}
+
+/// Inputs up to 30 and a wide spread of `W2`: a step of `h·x` moves some hidden output by `s`,
+/// and some score by `s` times the spread of its `W2` row, beyond the `2⁻⁸` below which the
+/// kernel takes its short exponential: this exercises the general one. (`W1` stays small, so that
+/// the loss, and the naive method's rounding error with it, stays moderate.)
+#[test]
+fn equals_the_naive_gradient_with_large_inputs_and_weights() {
+    for activation in [Activation::Sigmoid, Activation::Relu] {
+        let config = NetConfig {
+            input_size: 12,
+            hidden_size: 6,
+            output_size: 5,
+            activation,
+            weight_init_std: 0.0,
+        };
+        let wide = random_net(config.clone(), 6.0, 1.0, 21);
+        let p = wide.params();
+        let w1 = p.w1.clone() / 300.0;
+        let mut net = TwoLayerNet::from_params(config, Params { w1, ..p }).unwrap();
+        let (x, labels) = sparse_batch(12, 9, 0.6, 5, 22);
+        let x = x * 30.0;
+        // The largest exponent bound of the kernel, |s|·(max W2[j, ·] − min W2[j, ·]).
+        let p = net.params();
+        let act = |u: f64| match activation {
+            Activation::Sigmoid => nn_core::functions::sigmoid(u),
+            Activation::Relu => nn_core::functions::relu(u),
+        };
+        let mut bound: f64 = 0.0;
+        for j in 0..6 {
+            let spread = p.w2.row(j).max() - p.w2.row(j).min();
+            for n in 0..9 {
+                let a = (0..12).map(|i| p.w1[(i, j)] * x[(i, n)]).sum::<f64>() + p.b1[j];
+                for i in 0..12 {
+                    let s = act(a + nn_core::gradient::H * x[(i, n)]) - act(a);
+                    bound = bound.max(s.abs() * spread);
+                }
+            }
+        }
+        assert!(bound > 1.0 / 256.0, "{activation}: bound {bound}");
+        // Only the naive method is the reference here: steps of h·x = 3e-3 straddle ReLU's kink
+        // often, and the central difference's own error grows as (h·x)² (1.6e-5 for sigmoid).
+        let (naive, backprop) = check(&mut net, &x, &labels, f64::INFINITY);
+        eprintln!(
+            "{activation}, bound {bound:.1e}: fast − naive {naive:.1e}, fast − backprop {backprop:.1e}"
+        );
     }
 }
 
@@ -147,7 +202,7 @@ fn mnist_shaped(activation: Activation) {
     };
     let mut net = random_net(config, 0.1, 0.1, 5);
     let (x, labels) = sparse_batch(784, 8, 0.19, 10, 6);
-    let (naive, backprop) = check(&mut net, &x, &labels);
+    let (naive, backprop) = check(&mut net, &x, &labels, 1e-6);
     eprintln!("{activation}: max |fast − naive| {naive:.1e}, max |fast − backprop| {backprop:.1e}");
 }
 
