@@ -4,10 +4,10 @@
 //! forward passes per entry) in `f64` and in `f32`, in rounds that alternate between them.
 //!
 //! ```text
-//! cargo run --release -p nn-core --example numerical_gradient_timing -- [ROUNDS] [FAST_ITERS] [NAIVE]
+//! cargo run --release -p nn-core --example numerical_gradient_timing -- [ROUNDS] [FAST] [NAIVE]
 //! ```
 //!
-//! `ROUNDS` (default 3) rounds of `FAST_ITERS` (default 20) fast iterations per thread count and
+//! `ROUNDS` (default 3) rounds of `FAST` (default 20) fast iterations per thread count and
 //! one naive iteration of each type (skipped when `NAIVE` is `0`). The batch is synthetic, with
 //! MNIST's share of non-zero pixels (19 %): the fast method's work is proportional to it.
 

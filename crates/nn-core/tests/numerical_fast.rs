@@ -139,7 +139,8 @@ fn equals_the_naive_gradient_on_small_random_networks() {
                 let (x, labels) = sparse_batch(inputs, batch, density, classes as u8, seed + 100);
                 let (naive, backprop) = check(&mut net, &x, &labels, 1e-6);
                 eprintln!(
-                    "{} batch {batch} density {density}: fast − naive {naive:.1e}, fast − backprop {backprop:.1e}",
+                    "{} batch {batch} density {density}: fast − naive {naive:.1e}, \
+                     fast − backprop {backprop:.1e}",
                     net.config()
                 );
             }
@@ -189,7 +190,8 @@ fn equals_the_naive_gradient_with_large_inputs_and_weights() {
         // often, and the central difference's own error grows as (h·x)² (1.6e-5 for sigmoid).
         let (naive, backprop) = check(&mut net, &x, &labels, f64::INFINITY);
         eprintln!(
-            "{activation}, bound {bound:.1e}: fast − naive {naive:.1e}, fast − backprop {backprop:.1e}"
+            "{activation}, bound {bound:.1e}: fast − naive {naive:.1e}, \
+             fast − backprop {backprop:.1e}"
         );
     }
 }
@@ -268,7 +270,8 @@ fn matches_backprop_on_a_batch_of_100_at_the_books_initial_weights() {
             }
         }
         eprintln!(
-            "{activation}: max |fast − backprop| = {:e}; {kinks} entries differ by more than 1e-6, each across a kink",
+            "{activation}: max |fast − backprop| = {:e}; {kinks} entries differ by more than \
+             1e-6, each across a kink",
             max_diff(&got, &backprop)
         );
     }
