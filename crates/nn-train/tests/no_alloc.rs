@@ -132,3 +132,55 @@ fn iterations_allocate_nothing_of_their_own() {
         assert_eq!(long - short, 10 * allocations_of_a_gradient());
     });
 }
+
+/// Allocations of a run of `iters` iterations with the numerical gradient.
+fn allocations_of_a_numerical_run(iters: usize) -> usize {
+    let config = TrainConfig {
+        hidden_size: HIDDEN,
+        activation: Activation::Relu,
+        batch_size: BATCH,
+        iters,
+        gradient: nn_train::GradientMethod::Numerical,
+        ..TrainConfig::default()
+    };
+    let mut sgd = Sgd::new(0.1);
+    let (count, trained) = allocations_of(|| train(&config, &Noise, &Noise, &mut sgd, &mut Silent));
+    drop(trained.unwrap());
+    count
+}
+
+/// Allocations of one numerical iteration's own work on a batch whose buffers already have their
+/// size: the f32 loss for the history (a forward pass) and the fast numerical gradient.
+fn allocations_of_a_numerical_gradient() -> usize {
+    let config = NetConfig {
+        input_size: 64,
+        hidden_size: HIDDEN,
+        output_size: 10,
+        activation: Activation::Relu,
+        weight_init_std: 0.01,
+    };
+    let mut net = TwoLayerNet::<f32>::new(config, 1).unwrap();
+    let x = Matrix::from_element(64, BATCH, 0.5f32);
+    let labels = [3u8; BATCH];
+    let mut scratch = nn_core::FastNumericalGradient::new();
+    let mut step = || {
+        net.loss(&x, Targets::Labels(&labels));
+        net.numerical_gradient_fast(&x, &labels, &mut scratch);
+    };
+    step();
+    allocations_of(step).0
+}
+
+#[test]
+fn numerical_iterations_allocate_nothing_of_their_own() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        allocations_of_a_numerical_run(5); // warm-up: the GEMM kernel's per-thread buffers
+        let short = allocations_of_a_numerical_run(5);
+        let long = allocations_of_a_numerical_run(15);
+        assert_eq!(long - short, 10 * allocations_of_a_numerical_gradient());
+    });
+}
