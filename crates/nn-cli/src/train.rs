@@ -243,7 +243,7 @@ struct Progress {
 
 /// Iterations between two refreshes of the bar's loss, at most.
 const REFRESH_EVERY: usize = 100;
-/// Time between two refreshes, at most: a slow run (`--gradient numerical`, about 70 iterations
+/// Time between two refreshes, at most: a slow run (`--gradient numerical`, about 120 iterations
 /// a second) moves its bar, rate and ETA every second too.
 const REFRESH_AFTER: Duration = Duration::from_secs(1);
 
