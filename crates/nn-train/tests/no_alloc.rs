@@ -91,6 +91,18 @@ impl Dataset for Noise {
 
 const BATCH: usize = 60;
 
+/// A 64-8-10 ReLU two-layer net for `Noise`.
+fn two_layer() -> TwoLayerNet<f32> {
+    let config = NetConfig {
+        input_size: 64,
+        hidden_size: 8,
+        output_size: 10,
+        activation: Activation::Relu,
+        weight_init_std: 0.01,
+    };
+    TwoLayerNet::new(config, 1).unwrap()
+}
+
 /// The allocations of a run of `iters` iterations of `net` trained by `optimizer`.
 fn allocations_of_a_run<M: Model<f32>>(net: M, optimizer: OptimizerSpec, iters: usize) -> usize {
     allocations_of_a_run_by(net, optimizer, iters, GradientMethod::Backprop)
@@ -148,16 +160,6 @@ fn iterations_allocate_nothing_of_their_own() {
         .build()
         .unwrap();
     pool.install(|| {
-        let two_layer = || {
-            let config = NetConfig {
-                input_size: 64,
-                hidden_size: 8,
-                output_size: 10,
-                activation: Activation::Relu,
-                weight_init_std: 0.01,
-            };
-            TwoLayerNet::<f32>::new(config, 1).unwrap()
-        };
         check(two_layer, OptimizerSpec::Sgd { lr: 0.1 });
         // A stack with every layer of chapter 6, trained by Adam.
         let stack = || {
@@ -185,22 +187,13 @@ fn numerical_iterations_allocate_nothing_of_their_own() {
         .build()
         .unwrap();
     pool.install(|| {
-        let net = || {
-            let config = NetConfig {
-                input_size: 64,
-                hidden_size: 8,
-                output_size: 10,
-                activation: Activation::Relu,
-                weight_init_std: 0.01,
-            };
-            TwoLayerNet::<f32>::new(config, 1).unwrap()
-        };
         let sgd = OptimizerSpec::Sgd { lr: 0.1 };
-        let run = |iters| allocations_of_a_run_by(net(), sgd, iters, GradientMethod::Numerical);
+        let run =
+            |iters| allocations_of_a_run_by(two_layer(), sgd, iters, GradientMethod::Numerical);
         run(5); // warm-up: the GEMM kernel's per-thread buffers
         let (short, long) = (run(5), run(15));
 
-        let (mut net, mut optimizer) = (net(), sgd.build::<f32>());
+        let (mut net, mut optimizer) = (two_layer(), sgd.build::<f32>());
         let x = Matrix::from_element(64, BATCH, 0.5f32);
         let labels = [3u8; BATCH];
         let mut step = || {

@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use crate::gradient::H;
 use crate::layers::ensure_shape;
-use crate::{Activation, Float, Matrix, Op};
+use crate::{Activation, Float, Matrix, Op, Targets};
 use kernel::{Act, Forward, ReluAct, SigmoidAct};
 
 /// The numerical gradient of a two-layer network (`Affine → Sigmoid or ReLU → Affine →
@@ -160,19 +160,7 @@ impl FastNumericalGradient {
             inputs,
             "x must have {inputs} rows, one per input"
         );
-        assert_eq!(
-            labels.len(),
-            batch,
-            "{} labels for {batch} samples",
-            labels.len()
-        );
-        if let Some((n, &l)) = labels
-            .iter()
-            .enumerate()
-            .find(|&(_, &l)| usize::from(l) >= classes)
-        {
-            panic!("label {l} of sample {n} is out of range: there are {classes} classes");
-        }
+        Targets::<T>::Labels(labels).check(classes, batch);
 
         self.load(params, x);
         let loss = match activation {
