@@ -323,8 +323,8 @@ fn numerical_gradients_train_too() {
     let out = train(
         dir.path(),
         &data,
-        // A smaller net and batch than the other runs: a numerical gradient costs two forward
-        // passes per parameter (8·64 + 8 + 8·10 + 10 = 610 parameters here).
+        // A smaller net and batch than the other runs: a numerical gradient still takes two loss
+        // differences per parameter and changed sample (8·64 + 8 + 8·10 + 10 = 610 parameters).
         &[
             "--gradient",
             "numerical",

@@ -13,7 +13,7 @@ use crate::gradient::numerical_gradient;
 use crate::init::gaussian;
 use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, visit_numbered};
 use crate::spec::{LayerSpec, NetSpec, Shape};
-use crate::{Float, Init, Matrix, Model, Parameters, Targets};
+use crate::{FastNumericalGradient, Float, Init, Matrix, Model, Parameters, Targets};
 
 /// The activation of the hidden layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -296,6 +296,8 @@ pub struct TwoLayerNet<T: Float> {
     hidden: Hidden<T>,
     affine2: Affine<T>,
     last_layer: SoftmaxWithLoss<T>,
+    /// The buffers of [`Model::numerical_gradient`] (empty until its first call).
+    numerical: FastNumericalGradient,
 }
 
 impl<T: Float> TwoLayerNet<T> {
@@ -348,6 +350,7 @@ impl<T: Float> TwoLayerNet<T> {
             hidden,
             affine2: Affine::new(params.w2, params.b2),
             last_layer: SoftmaxWithLoss::new(),
+            numerical: FastNumericalGradient::new(),
         }
     }
 
@@ -441,6 +444,31 @@ impl<T: Float> TwoLayerNet<T> {
         }
     }
 
+    /// The same central differences as [`numerical_gradient`](Self::numerical_gradient), for every
+    /// entry and in `f64` whatever `T`, but evaluating only what each perturbation changes (see
+    /// [`FastNumericalGradient`]), in milliseconds instead of
+    /// seconds at batch 100. The gradients go where [`gradient`](Self::gradient) leaves backprop's,
+    /// for an optimizer to read through [`Parameters`]; returns the batch's loss (in `f64`).
+    /// `scratch` keeps its buffers from call to call.
+    ///
+    /// # Panics
+    /// If `x` has not `input_size` rows, or `labels` do not fit the batch.
+    pub fn numerical_gradient_fast(
+        &mut self,
+        x: &Matrix<T>,
+        labels: &[u8],
+        scratch: &mut FastNumericalGradient,
+    ) -> f64 {
+        let (l1, l2) = (&mut self.affine1, &mut self.affine2);
+        scratch.gradient(
+            [&l1.w, &l1.b, &l2.w, &l2.b],
+            self.config.activation,
+            x,
+            labels,
+            [&mut l1.dw, &mut l1.db, &mut l2.dw, &mut l2.db],
+        )
+    }
+
     /// The chapter-4 gradient written out by hand (`two_layer_net.py`'s `gradient`), kept as a
     /// readable reference for the layered backprop of [`gradient`](Self::gradient):
     ///
@@ -519,7 +547,16 @@ impl<T: Float> Model<T> for TwoLayerNet<T> {
         TwoLayerNet::backward(self, x);
     }
 
+    /// The book's central differences on every entry: by [`FastNumericalGradient`] when the
+    /// targets are labels (what training uses), else the whole loss per entry.
     fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
+        if let Targets::Labels(labels) = t {
+            // The buffers move out for the call and back (an empty one allocates nothing).
+            let mut numerical = std::mem::take(&mut self.numerical);
+            let loss = self.numerical_gradient_fast(x, labels, &mut numerical);
+            self.numerical = numerical;
+            return T::of_f64(loss);
+        }
         let grads = TwoLayerNet::numerical_gradient(self, x, t);
         self.affine1.dw = grads.w1;
         self.affine1.db = grads.b1;

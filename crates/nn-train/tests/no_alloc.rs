@@ -17,7 +17,9 @@ use nn_core::{
     Activation, Init, Matrix, Model, MultiLayerNetConfig, NetConfig, Sequential, Shape, Targets,
     TwoLayerNet,
 };
-use nn_train::{Dataset, Length, OptimizerKind, OptimizerSpec, Silent, TrainConfig, train};
+use nn_train::{
+    Dataset, GradientMethod, Length, OptimizerKind, OptimizerSpec, Silent, TrainConfig, train,
+};
 
 struct Counting;
 
@@ -89,12 +91,35 @@ impl Dataset for Noise {
 
 const BATCH: usize = 60;
 
+/// A 64-8-10 ReLU two-layer net for `Noise`.
+fn two_layer() -> TwoLayerNet<f32> {
+    let config = NetConfig {
+        input_size: 64,
+        hidden_size: 8,
+        output_size: 10,
+        activation: Activation::Relu,
+        weight_init_std: 0.01,
+    };
+    TwoLayerNet::new(config, 1).unwrap()
+}
+
 /// The allocations of a run of `iters` iterations of `net` trained by `optimizer`.
 fn allocations_of_a_run<M: Model<f32>>(net: M, optimizer: OptimizerSpec, iters: usize) -> usize {
+    allocations_of_a_run_by(net, optimizer, iters, GradientMethod::Backprop)
+}
+
+/// The same with the gradient computed by `gradient`.
+fn allocations_of_a_run_by<M: Model<f32>>(
+    net: M,
+    optimizer: OptimizerSpec,
+    iters: usize,
+    gradient: GradientMethod,
+) -> usize {
     let config = TrainConfig {
         batch_size: BATCH,
         length: Length::Iters(iters),
         optimizer,
+        gradient,
         ..TrainConfig::default()
     }
     .check()
@@ -135,16 +160,6 @@ fn iterations_allocate_nothing_of_their_own() {
         .build()
         .unwrap();
     pool.install(|| {
-        let two_layer = || {
-            let config = NetConfig {
-                input_size: 64,
-                hidden_size: 8,
-                output_size: 10,
-                activation: Activation::Relu,
-                weight_init_std: 0.01,
-            };
-            TwoLayerNet::<f32>::new(config, 1).unwrap()
-        };
         check(two_layer, OptimizerSpec::Sgd { lr: 0.1 });
         // A stack with every layer of chapter 6, trained by Adam.
         let stack = || {
@@ -160,5 +175,33 @@ fn iterations_allocate_nothing_of_their_own() {
             Sequential::<f32>::new(spec, 1).unwrap()
         };
         check(stack, OptimizerKind::Adam.with_lr(0.001));
+    });
+}
+
+/// `--gradient numerical` (the two-layer net's fast central differences) allocates nothing per
+/// iteration either: ten more iterations cost ten numerical gradients and updates.
+#[test]
+fn numerical_iterations_allocate_nothing_of_their_own() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let sgd = OptimizerSpec::Sgd { lr: 0.1 };
+        let run =
+            |iters| allocations_of_a_run_by(two_layer(), sgd, iters, GradientMethod::Numerical);
+        run(5); // warm-up: the GEMM kernel's per-thread buffers
+        let (short, long) = (run(5), run(15));
+
+        let (mut net, mut optimizer) = (two_layer(), sgd.build::<f32>());
+        let x = Matrix::from_element(64, BATCH, 0.5f32);
+        let labels = [3u8; BATCH];
+        let mut step = || {
+            // The trait's method (the fast one); TwoLayerNet's own is the book's naive one.
+            Model::numerical_gradient(&mut net, &x, Targets::Labels(&labels));
+            optimizer.update(&mut net);
+        };
+        step();
+        assert_eq!(long - short, 10 * allocations_of(step).0);
     });
 }
