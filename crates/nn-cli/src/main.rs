@@ -8,10 +8,12 @@
 //! nn-cli predict --image 3.png --ascii
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
+//! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
 mod data;
 mod eval;
+mod experiment;
 mod files;
 mod gradcheck;
 mod image;
@@ -45,6 +47,9 @@ enum Command {
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
     /// mean difference exceeds 1e-6.
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Run one of chapter 6's experiments (or all) and draw the book's figure: optimizers,
+    /// weight initialisation, batch norm, weight decay, dropout, hyper-parameter search.
+    Experiment(experiment::ExperimentArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Experiment(args) => experiment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -290,7 +290,7 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
 const MAX_PARAMS: usize = 50_000_000;
 
 /// The most worker threads that make sense: four per core.
-fn max_threads() -> usize {
+pub(crate) fn max_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
 }
 

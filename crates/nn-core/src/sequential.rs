@@ -198,6 +198,53 @@ impl<T: Float> Sequential<T> {
         grads
     }
 
+    /// Runs the batch `x` through the layers in inference mode (as [`Model::predict`]) and
+    /// hands `f` each layer's output with the layer's position and spec: the activations the
+    /// book plots in `weight_init_activation_histogram.py` (§6.2.2).
+    ///
+    /// ```
+    /// use nn_core::{Init, LayerSpec::*, Matrix, NetSpec, Sequential, Shape};
+    /// let spec = NetSpec {
+    ///     input: Shape::flat(3),
+    ///     layers: vec![Affine { out: 4 }, Sigmoid, Affine { out: 2 }],
+    ///     init: Init::Xavier,
+    ///     weight_decay: 0.0,
+    /// };
+    /// let mut net = Sequential::<f64>::new(spec, 0)?;
+    /// let mut shapes = Vec::new();
+    /// net.inspect_layers(&Matrix::zeros(3, 5), |i, layer, out| {
+    ///     shapes.push((i, layer.to_string(), out.shape()));
+    ///     if *layer == Sigmoid {
+    ///         assert!(out.iter().all(|&a| a == 0.5)); // zero inputs, zero biases
+    ///     }
+    /// });
+    /// assert_eq!(shapes[1], (1, "Sigmoid".to_string(), (4, 5)));
+    /// assert_eq!(shapes.len(), 3);
+    /// # Ok::<(), nn_core::SpecError>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `x` does not have [`Model::input_len`] rows.
+    pub fn inspect_layers(
+        &mut self,
+        x: &Matrix<T>,
+        mut f: impl FnMut(usize, &LayerSpec, &Matrix<T>),
+    ) {
+        assert_eq!(
+            x.nrows(),
+            self.input_len,
+            "a batch of {} values per sample for a network of {} inputs",
+            x.nrows(),
+            self.input_len
+        );
+        self.set_training(false);
+        let mut out = x;
+        for (i, (node, spec)) in self.layers.iter_mut().zip(&self.spec.layers).enumerate() {
+            out = node.layer().forward(out);
+            f(i, spec, out);
+        }
+    }
+
     /// Switches every layer to training or inference mode, if it is not in it already.
     fn set_training(&mut self, training: bool) {
         if self.training != training {

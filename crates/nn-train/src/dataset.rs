@@ -41,3 +41,69 @@ pub trait Dataset: Sync {
     /// The class of sample `i`. Panics if `i >= len()`.
     fn label(&self, i: usize) -> u8;
 }
+
+/// Some samples of a dataset, in a given order: the book's `x_train[:300]`
+/// ([`first`](Subset::first)) or a shuffled split ([`new`](Subset::new) with a permutation).
+///
+/// ```
+/// use nn_train::{Dataset, Subset};
+/// # struct Tiny;
+/// # impl Dataset for Tiny {
+/// #     fn len(&self) -> usize { 3 }
+/// #     fn input_size(&self) -> usize { 1 }
+/// #     fn num_classes(&self) -> usize { 3 }
+/// #     fn pixels(&self, i: usize) -> &[u8] { [[0], [1], [2]][i].as_slice() }
+/// #     fn label(&self, i: usize) -> u8 { i as u8 }
+/// # }
+/// let first_two = Subset::first(&Tiny, 2);
+/// assert_eq!((first_two.len(), first_two.label(1)), (2, 1));
+/// let reversed = Subset::new(&Tiny, vec![2, 1, 0]).unwrap();
+/// assert_eq!(reversed.pixels(0), &[2]);
+/// assert!(Subset::new(&Tiny, vec![3]).is_none()); // no sample 3
+/// ```
+#[derive(Debug, Clone)]
+pub struct Subset<'a, D: ?Sized> {
+    data: &'a D,
+    indices: Vec<usize>,
+}
+
+impl<'a, D: Dataset + ?Sized> Subset<'a, D> {
+    /// The samples `indices` of `data`, in that order (repeats allowed), or `None` if an index
+    /// is not below `data.len()`.
+    pub fn new(data: &'a D, indices: Vec<usize>) -> Option<Self> {
+        indices
+            .iter()
+            .all(|&i| i < data.len())
+            .then_some(Self { data, indices })
+    }
+
+    /// The first `n` samples of `data` (all of them if it has fewer).
+    pub fn first(data: &'a D, n: usize) -> Self {
+        Self {
+            data,
+            indices: (0..n.min(data.len())).collect(),
+        }
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for Subset<'_, D> {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn input_size(&self) -> usize {
+        self.data.input_size()
+    }
+
+    fn num_classes(&self) -> usize {
+        self.data.num_classes()
+    }
+
+    fn pixels(&self, i: usize) -> &[u8] {
+        self.data.pixels(self.indices[i])
+    }
+
+    fn label(&self, i: usize) -> u8 {
+        self.data.label(self.indices[i])
+    }
+}

@@ -65,7 +65,7 @@ mod parallel;
 mod trainer;
 
 pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, MAX_ITERS, TrainConfig};
-pub use dataset::Dataset;
+pub use dataset::{Dataset, Subset};
 pub use evaluation::{EVAL_CHUNK, Evaluator};
 pub use history::{Evaluation, History};
 pub use observer::{Observer, RunInfo, Silent};
