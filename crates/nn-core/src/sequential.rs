@@ -1,6 +1,7 @@
 //! A network of any shape: the layers of a [`NetSpec`], in order, then `SoftmaxWithLoss`.
 //!
-//! This is the book's `MultiLayerNet` and `MultiLayerNetExtend` (chapter 6) made general: their
+//! This is the book's `MultiLayerNet` and `MultiLayerNetExtend` (chapter 6), `SimpleConvNet`
+//! (chapter 7) and `DeepConvNet` (chapter 8) made general: their
 //! `layers` `OrderedDict`, their `predict`, `loss` (with weight decay), `accuracy`, `gradient`
 //! and `numerical_gradient`, for whatever layers the spec lists.
 
@@ -10,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::gradient::numerical_gradient;
 use crate::init::gaussian;
 use crate::layers::{
-    Affine, BatchNorm, Dropout, Kind, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, State,
-    visit_numbered, visit_state_numbered,
+    Affine, BatchNorm, Convolution, Dropout, Kind, Layer, Param, Pooling, Relu, Sigmoid,
+    SoftmaxWithLoss, State, visit_numbered, visit_state_numbered,
 };
 use crate::spec::{LayerSpec, NetSpec, SpecError};
 use crate::{Float, Matrix, Model, Parameters, Targets};
@@ -24,6 +25,8 @@ enum Node<T: Float> {
     Sigmoid(Sigmoid<T>),
     BatchNorm(Box<BatchNorm<T>>),
     Dropout(Dropout<T>),
+    Convolution(Box<Convolution<T>>),
+    Pooling(Box<Pooling<T>>),
 }
 
 impl<T: Float> Node<T> {
@@ -35,6 +38,8 @@ impl<T: Float> Node<T> {
             Node::Sigmoid(l) => l,
             Node::BatchNorm(l) => l.as_mut(),
             Node::Dropout(l) => l,
+            Node::Convolution(l) => l.as_mut(),
+            Node::Pooling(l) => l.as_mut(),
         }
     }
 
@@ -46,6 +51,8 @@ impl<T: Float> Node<T> {
             Node::Sigmoid(_) => Node::Sigmoid(Sigmoid::new()),
             Node::BatchNorm(l) => Node::BatchNorm(Box::new(l.snapshot())),
             Node::Dropout(l) => Node::Dropout(l.snapshot()),
+            Node::Convolution(l) => Node::Convolution(Box::new(l.snapshot())),
+            Node::Pooling(l) => Node::Pooling(Box::new(l.snapshot())),
         }
     }
 
@@ -54,14 +61,17 @@ impl<T: Float> Node<T> {
         match self {
             Node::Affine(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
             Node::BatchNorm(l) => vec![(&mut l.gamma, &mut l.dgamma), (&mut l.beta, &mut l.dbeta)],
-            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => Vec::new(),
+            Node::Convolution(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => Vec::new(),
         }
     }
 
     /// `dW += λ·W` (weights only).
     fn add_weight_decay(&mut self, lambda: T) {
-        if let Node::Affine(l) = self {
-            l.dw.zip_apply(&l.w, |g, w| *g += lambda * w);
+        match self {
+            Node::Affine(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
+            Node::Convolution(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
+            _ => {}
         }
     }
 
@@ -69,9 +79,9 @@ impl<T: Float> Node<T> {
     /// `W1`, `W2`…, batch-norm layers `gamma1`, `gamma2`…
     fn numbering(&self) -> Option<Numbering> {
         match self {
-            Node::Affine(_) => Some(Numbering::Weights),
+            Node::Affine(_) | Node::Convolution(_) => Some(Numbering::Weights),
             Node::BatchNorm(_) => Some(Numbering::BatchNorm),
-            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => None,
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => None,
         }
     }
 }
@@ -150,6 +160,21 @@ impl<T: Float> Sequential<T> {
                 LayerSpec::BatchNorm => Node::BatchNorm(Box::new(BatchNorm::new(inputs))),
                 LayerSpec::Dropout { ratio } => {
                     Node::Dropout(Dropout::new(ratio, dropout_seeds.random()))
+                }
+                LayerSpec::Convolution { filters, .. } => {
+                    let window = layer.window().expect("a convolution has a window");
+                    // One filter per row, in C, FH, FW order: NumPy's randn(FN, C, FH, FW).
+                    let fan_in = input.channels * window.height * window.width;
+                    let w = gaussian(filters, fan_in, spec.init.std(fan_in), &mut rng);
+                    let b = Matrix::zeros(filters, 1);
+                    let conv =
+                        Convolution::new(w, b, input, window).expect("checked by NetSpec::check");
+                    Node::Convolution(Box::new(conv))
+                }
+                LayerSpec::Pooling { .. } => {
+                    let window = layer.window().expect("a pooling layer has a window");
+                    let pool = Pooling::new(input, window).expect("checked by NetSpec::check");
+                    Node::Pooling(Box::new(pool))
                 }
             });
             input = output;
