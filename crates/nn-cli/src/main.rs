@@ -14,6 +14,7 @@ mod eval;
 mod files;
 mod gradcheck;
 mod image;
+mod import;
 mod model;
 mod plot;
 mod predict;
@@ -40,6 +41,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
     Eval(eval::EvalArgs),
+    /// Import the book's trained weights (.npz or .pkl of SimpleConvNet or DeepConvNet) into a
+    /// model file.
+    Import(import::ImportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
     /// in f64, as the book does; fails when a mean difference exceeds 1e-6.
     Gradcheck(gradcheck::GradcheckArgs),
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Import(args) => import::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
