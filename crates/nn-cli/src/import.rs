@@ -66,7 +66,10 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let net = book_network(&args.book_weights, args.net)?;
     let metadata = BTreeMap::from([(
         "source".to_owned(),
-        format!("the book's trained weights, {}", args.book_weights.display()),
+        format!(
+            "the book's trained weights, {}",
+            args.book_weights.display()
+        ),
     )]);
     crate::files::create_parent(&args.out)?;
     let spec = net.spec().to_string();
@@ -87,12 +90,7 @@ pub struct Array {
 pub fn book_network(path: &Path, net: BookNet) -> Result<Sequential<f64>> {
     let arrays = read_arrays(path)?;
     let expected = book_shapes(&net.spec());
-    let names = |v: Vec<&String>| {
-        v.iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let names = |v: Vec<&String>| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
     let missing: Vec<&String> = expected
         .iter()
         .map(|(n, _)| n)
@@ -287,8 +285,13 @@ fn read_pickle(file: File, path: &Path) -> Result<BTreeMap<String, Array>> {
         let Value::Tuple(state) = value else {
             bail!(not_array());
         };
-        let [_, Value::Tuple(shape), dtype, Value::Bool(fortran), Value::Bytes(raw)] =
-            state.as_slice()
+        let [
+            _,
+            Value::Tuple(shape),
+            dtype,
+            Value::Bool(fortran),
+            Value::Bytes(raw),
+        ] = state.as_slice()
         else {
             bail!(not_array());
         };

@@ -493,7 +493,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     match &run.net {
         Net::Mlp(net) => check_net(net)?,
         Net::Spec(spec) => {
-            spec.check().context("invalid network Spec in the config file")?;
+            spec.check()
+                .context("invalid network Spec in the config file")?;
         }
         Net::SimpleConvNet | Net::DeepConvNet => {}
     }

@@ -30,13 +30,48 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 /// The convolutions of the book's networks: name, input, filters, window.
 fn convolutions() -> Vec<(&'static str, Shape, usize, Window)> {
     vec![
-        ("simple1_1x28x28_30x5x5", Shape::new(1, 28, 28), 30, Window::square(5, 1, 0)),
-        ("deep1_1x28x28_16x3x3", Shape::new(1, 28, 28), 16, Window::square(3, 1, 1)),
-        ("deep2_16x28x28_16x3x3", Shape::new(16, 28, 28), 16, Window::square(3, 1, 1)),
-        ("deep3_16x14x14_32x3x3", Shape::new(16, 14, 14), 32, Window::square(3, 1, 1)),
-        ("deep4_32x14x14_32x3x3p2", Shape::new(32, 14, 14), 32, Window::square(3, 1, 2)),
-        ("deep5_32x8x8_64x3x3", Shape::new(32, 8, 8), 64, Window::square(3, 1, 1)),
-        ("deep6_64x8x8_64x3x3", Shape::new(64, 8, 8), 64, Window::square(3, 1, 1)),
+        (
+            "simple1_1x28x28_30x5x5",
+            Shape::new(1, 28, 28),
+            30,
+            Window::square(5, 1, 0),
+        ),
+        (
+            "deep1_1x28x28_16x3x3",
+            Shape::new(1, 28, 28),
+            16,
+            Window::square(3, 1, 1),
+        ),
+        (
+            "deep2_16x28x28_16x3x3",
+            Shape::new(16, 28, 28),
+            16,
+            Window::square(3, 1, 1),
+        ),
+        (
+            "deep3_16x14x14_32x3x3",
+            Shape::new(16, 14, 14),
+            32,
+            Window::square(3, 1, 1),
+        ),
+        (
+            "deep4_32x14x14_32x3x3p2",
+            Shape::new(32, 14, 14),
+            32,
+            Window::square(3, 1, 2),
+        ),
+        (
+            "deep5_32x8x8_64x3x3",
+            Shape::new(32, 8, 8),
+            64,
+            Window::square(3, 1, 1),
+        ),
+        (
+            "deep6_64x8x8_64x3x3",
+            Shape::new(64, 8, 8),
+            64,
+            Window::square(3, 1, 1),
+        ),
     ]
 }
 
@@ -115,7 +150,9 @@ fn train_steps(c: &mut Criterion) {
         ] {
             let mut net = Sequential::<f32>::new(spec, 1).unwrap();
             group.bench_function(BenchmarkId::from_parameter(label), |bench| {
-                pool.install(|| bench.iter(|| net.gradient(black_box(&x), Targets::Labels(&labels))))
+                pool.install(|| {
+                    bench.iter(|| net.gradient(black_box(&x), Targets::Labels(&labels)))
+                })
             });
         }
         group.finish();

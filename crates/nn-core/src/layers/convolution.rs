@@ -2,6 +2,7 @@
 
 use super::{Kind, Layer, Name, Param, ensure_shape};
 use crate::im2col::{Geometry, col2im, im2col};
+use crate::layers::kernels::{self, FilterGradient, MAX_PAIRS};
 use crate::layers::samples::{Halves, split_samples};
 use crate::{Float, Matrix, Shape};
 
@@ -71,13 +72,18 @@ pub struct Convolution<T: Float> {
     /// The second half's sums of `dW` and `db` (the first half sums into `dw` and `db`).
     dw2: Vec<T>,
     db2: Vec<T>,
+    /// `Wᵀ`, `(C·FH·FW, FN)`: each filter's weights one after the other, as the product of the
+    /// forward pass reads them best.
+    wt: Vec<T>,
 }
 
-/// What one half of the batch works in: a sample's col and its gradient.
+/// What one half of the batch works in: a sample's col and its gradient, and the partial sums of
+/// the half's `dW` for small filters.
 #[derive(Clone, Debug, Default)]
 struct Scratch<T> {
     col: Vec<T>,
     dcol: Vec<T>,
+    grad: FilterGradient<T>,
 }
 
 impl<T: Float> Scratch<T> {
@@ -133,6 +139,7 @@ impl<T: Float> Convolution<T> {
             scratch: Default::default(),
             dw2: Vec::new(),
             db2: Vec::new(),
+            wt: Vec::new(),
         })
     }
 
@@ -235,14 +242,14 @@ impl<T: Float> Convolution<T> {
 /// `out = col·Wᵀ + b`.
 fn forward_samples<T: Float>(
     g: &Geometry,
-    w: &Matrix<T>,
+    wt: &[T],
     b: &Matrix<T>,
     x: &[T],
     out: &mut [T],
     scratch: &mut Scratch<T>,
 ) {
-    let (filters, positions) = (w.nrows(), g.positions());
-    let weights = crate::float::SliceMatrix::new(w.as_slice(), filters, g.patch_len());
+    let (filters, positions) = (b.nrows(), g.positions());
+    let wt = crate::float::SliceMatrix::new(wt, g.patch_len(), filters);
     for (x, out) in x
         .chunks_exact(g.input_len())
         .zip(out.chunks_exact_mut(filters * positions))
@@ -252,15 +259,7 @@ fn forward_samples<T: Float>(
             plane.fill(bias);
         }
         let col = crate::float::SliceMatrix::new(&scratch.col, positions, g.patch_len());
-        crate::float::gemm_slices(
-            T::one(),
-            col,
-            weights.t(),
-            T::one(),
-            out,
-            positions,
-            filters,
-        );
+        crate::float::gemm_slices(T::one(), col, wt, T::one(), out, positions, filters);
     }
 }
 
@@ -280,6 +279,10 @@ fn backward_samples<T: Float>(
     let (filters, positions, patch) = (w.nrows(), g.positions(), g.patch_len());
     let weights = crate::float::SliceMatrix::new(w.as_slice(), filters, patch);
     db.fill(T::zero());
+    let small = filters * patch <= MAX_PAIRS;
+    if small {
+        scratch.grad.start(filters, patch);
+    }
     let mut beta = T::zero();
     for (i, (x, dout)) in x
         .chunks_exact(g.input_len())
@@ -287,14 +290,19 @@ fn backward_samples<T: Float>(
         .enumerate()
     {
         for (d, plane) in db.iter_mut().zip(dout.chunks_exact(positions)) {
-            *d += plane.iter().fold(T::zero(), |s, &v| s + v);
+            *d += kernels::sum(plane);
         }
         im2col(x, g, &mut scratch.col);
-        let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
-        let dout = crate::float::SliceMatrix::new(dout, positions, filters);
         // dW (+)= doutᵀ·col
-        crate::float::gemm_slices(T::one(), dout.t(), col, beta, dw, filters, patch);
+        if small {
+            scratch.grad.add(dout, &scratch.col, positions);
+        } else {
+            let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
+            let dout = crate::float::SliceMatrix::new(dout, positions, filters);
+            crate::float::gemm_slices(T::one(), dout.t(), col, beta, dw, filters, patch);
+        }
         beta = T::one();
+        let dout = crate::float::SliceMatrix::new(dout, positions, filters);
         if let Some(dx) = dx.as_deref_mut() {
             // dcol = dout·W, then back to the input's shape.
             crate::float::gemm_slices(
@@ -310,7 +318,9 @@ fn backward_samples<T: Float>(
             col2im(&scratch.dcol, g, &mut dx[i * len..(i + 1) * len]);
         }
     }
-    if beta == T::zero() {
+    if small {
+        scratch.grad.finish(dw);
+    } else if beta == T::zero() {
         dw.fill(T::zero()); // no sample
     }
 }
@@ -349,19 +359,26 @@ impl<T: Float> Layer<T> for Convolution<T> {
         let out_len = filters * self.geometry.positions();
         ensure_shape(&mut self.out, out_len, n);
         let halves = split_samples(n, self.muladds(n));
-        let (g, w, b) = (&self.geometry, &self.w, &self.b);
+        let patch = self.geometry.patch_len();
+        self.wt.resize(filters * patch, T::zero());
+        for (f, row) in self.w.row_iter().enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                self.wt[f * patch + k] = v;
+            }
+        }
+        let (g, wt, b) = (&self.geometry, &self.wt[..], &self.b);
         let [first, second] = &mut self.scratch;
         first.size(g);
         second.size(g);
         let (x, out) = (x.as_slice(), self.out.as_mut_slice());
         match halves {
-            Halves::One => forward_samples(g, w, b, x, out, first),
+            Halves::One => forward_samples(g, wt, b, x, out, first),
             Halves::Two(h) => {
                 let (x1, x2) = x.split_at(h * g.input_len());
                 let (o1, o2) = out.split_at_mut(h * out_len);
                 crate::float::join(
-                    || forward_samples(g, w, b, x1, o1, first),
-                    || forward_samples(g, w, b, x2, o2, second),
+                    || forward_samples(g, wt, b, x1, o1, first),
+                    || forward_samples(g, wt, b, x2, o2, second),
                 );
             }
         }

@@ -31,6 +31,7 @@ mod affine;
 mod batch_norm;
 mod convolution;
 mod dropout;
+mod kernels;
 mod pooling;
 mod samples;
 mod scalar;

@@ -83,6 +83,74 @@ impl<T: Float> Pooling<T> {
 
 /// The maximum of each window of the samples `x` into `out`, and where it came from.
 fn forward_samples<T: Float>(g: &Geometry, x: &[T], out: &mut [T], arg_max: &mut [u32]) {
+    let out_len = g.input.channels * g.positions();
+    for ((x, out), arg_max) in x
+        .chunks_exact(g.input_len())
+        .zip(out.chunks_exact_mut(out_len))
+        .zip(arg_max.chunks_exact_mut(out_len))
+    {
+        forward_sample(g, x, out, arg_max);
+    }
+}
+
+/// The maximum of each window of one sample: the book's 2×2 windows side by side by
+/// [`max_2x2`], windows without padding without bounds checks, the others by [`max_padded`].
+pub(crate) fn forward_sample<T: Float>(g: &Geometry, x: &[T], out: &mut [T], arg_max: &mut [u32]) {
+    let w = g.window;
+    if w.pad == 0 && (w.height, w.width, w.stride) == (2, 2, 2) {
+        max_2x2(g, x, out, arg_max);
+    } else {
+        max_padded(g, x, out, arg_max);
+    }
+}
+
+/// 2×2 windows moved by 2, no padding: each output row from two input rows, the first maximum in
+/// the order top-left, top-right, bottom-left, bottom-right.
+#[multiversion::multiversion(targets = "simd")]
+fn max_2x2<T: Float>(g: &Geometry, x: &[T], out: &mut [T], arg_max: &mut [u32]) {
+    let (h, w) = (g.input.height, g.input.width);
+    let (oh, ow) = (g.out_h, g.out_w);
+    for (c, (channel, (out, arg_max))) in x
+        .chunks_exact(h * w)
+        .zip(
+            out.chunks_exact_mut(oh * ow)
+                .zip(arg_max.chunks_exact_mut(oh * ow)),
+        )
+        .enumerate()
+    {
+        for oy in 0..oh {
+            let top = &channel[2 * oy * w..2 * oy * w + 2 * ow];
+            let bottom = &channel[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * ow];
+            let row = (c * h * w + 2 * oy * w) as u32;
+            let out = &mut out[oy * ow..(oy + 1) * ow];
+            let arg_max = &mut arg_max[oy * ow..(oy + 1) * ow];
+            for (ox, (((o, a), t), b)) in out
+                .iter_mut()
+                .zip(arg_max.iter_mut())
+                .zip(top.chunks_exact(2))
+                .zip(bottom.chunks_exact(2))
+                .enumerate()
+            {
+                let (mut best, mut at) = (t[0], 0);
+                if t[1] > best {
+                    (best, at) = (t[1], 1);
+                }
+                if b[0] > best {
+                    (best, at) = (b[0], w as u32);
+                }
+                if b[1] > best {
+                    (best, at) = (b[1], w as u32 + 1);
+                }
+                *o = best;
+                *a = row + 2 * ox as u32 + at;
+            }
+        }
+    }
+}
+
+/// Any window, padding included: the zeros of the padding take part in the maximum (and take no
+/// gradient).
+fn max_padded<T: Float>(g: &Geometry, x: &[T], out: &mut [T], arg_max: &mut [u32]) {
     let (h, w) = (g.input.height, g.input.width);
     let Window {
         height: ph,
@@ -90,40 +158,33 @@ fn forward_samples<T: Float>(g: &Geometry, x: &[T], out: &mut [T], arg_max: &mut
         stride,
         pad,
     } = g.window;
-    let out_len = g.input.channels * g.positions();
-    for ((x, out), arg_max) in x
-        .chunks_exact(g.input_len())
-        .zip(out.chunks_exact_mut(out_len))
-        .zip(arg_max.chunks_exact_mut(out_len))
-    {
-        let mut o = 0;
-        for c in 0..g.input.channels {
-            let base = c * h * w;
-            for oy in 0..g.out_h {
-                for ox in 0..g.out_w {
-                    let mut best = T::zero();
-                    let mut at = None::<u32>;
-                    for fy in 0..ph {
-                        let iy = (oy * stride + fy).checked_sub(pad).filter(|&i| i < h);
-                        for fx in 0..pw {
-                            let ix = (ox * stride + fx).checked_sub(pad).filter(|&i| i < w);
-                            let (value, index) = match (iy, ix) {
-                                (Some(iy), Some(ix)) => {
-                                    let i = base + iy * w + ix;
-                                    (x[i], i as u32)
-                                }
-                                _ => (T::zero(), PADDING),
-                            };
-                            if at.is_none() || value > best {
-                                best = value;
-                                at = Some(index);
+    let mut o = 0;
+    for c in 0..g.input.channels {
+        let base = c * h * w;
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                let mut best = T::zero();
+                let mut at = None::<u32>;
+                for fy in 0..ph {
+                    let iy = (oy * stride + fy).checked_sub(pad).filter(|&i| i < h);
+                    for fx in 0..pw {
+                        let ix = (ox * stride + fx).checked_sub(pad).filter(|&i| i < w);
+                        let (value, index) = match (iy, ix) {
+                            (Some(iy), Some(ix)) => {
+                                let i = base + iy * w + ix;
+                                (x[i], i as u32)
                             }
+                            _ => (T::zero(), PADDING),
+                        };
+                        if at.is_none() || value > best {
+                            best = value;
+                            at = Some(index);
                         }
                     }
-                    out[o] = best;
-                    arg_max[o] = at.expect("a window holds at least one value");
-                    o += 1;
                 }
+                out[o] = best;
+                arg_max[o] = at.expect("a window holds at least one value");
+                o += 1;
             }
         }
     }
