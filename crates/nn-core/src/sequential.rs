@@ -140,6 +140,12 @@ impl<T: Float> Sequential<T> {
     /// # Errors
     /// The first problem of the spec (see [`NetSpec::check`]).
     pub fn new(spec: NetSpec, seed: u64) -> Result<Self, SpecError> {
+        Self::build(spec, seed, true)
+    }
+
+    /// Builds the network; with `fuse`, each convolution followed by ReLU (and max pooling) is
+    /// one fused layer (see [`Convolution`]), which computes the same bits.
+    pub(crate) fn build(spec: NetSpec, seed: u64, fuse: bool) -> Result<Self, SpecError> {
         let shapes = spec.check()?;
         // Weights from stream 0 of the seed's generator (as TwoLayerNet), dropout seeds from
         // stream 2 (nn-train draws minibatches from stream 1).
@@ -148,8 +154,15 @@ impl<T: Float> Sequential<T> {
         dropout_seeds.set_stream(2);
         let mut layers = Vec::with_capacity(spec.layers.len());
         let mut input = spec.input;
-        for (layer, &output) in spec.layers.iter().zip(&shapes) {
+        let mut skip = 0;
+        for (i, (layer, &output)) in spec.layers.iter().zip(&shapes).enumerate() {
             let inputs = input.len().expect("checked by NetSpec::check");
+            if skip > 0 {
+                // A layer fused into the convolution before it.
+                skip -= 1;
+                input = output;
+                continue;
+            }
             layers.push(match *layer {
                 LayerSpec::Affine { out } => {
                     let w = gaussian(inputs, out, spec.init.std(inputs), &mut rng);
@@ -167,8 +180,16 @@ impl<T: Float> Sequential<T> {
                     let fan_in = input.channels * window.height * window.width;
                     let w = gaussian(filters, fan_in, spec.init.std(fan_in), &mut rng);
                     let b = Matrix::zeros(filters, 1);
-                    let conv =
+                    let mut conv =
                         Convolution::new(w, b, input, window).expect("checked by NetSpec::check");
+                    if fuse && spec.layers.get(i + 1) == Some(&LayerSpec::Relu) {
+                        let pool = match spec.layers.get(i + 2) {
+                            Some(pool @ LayerSpec::Pooling { .. }) => pool.window(),
+                            _ => None,
+                        };
+                        skip = 1 + usize::from(pool.is_some());
+                        conv = conv.fused(pool).expect("checked by NetSpec::check");
+                    }
                     Node::Convolution(Box::new(conv))
                 }
                 LayerSpec::Pooling { .. } => {
@@ -367,6 +388,73 @@ impl<T: Float> Model<T> for Sequential<T> {
             numbers: self.numbers.clone(),
             last_layer: SoftmaxWithLoss::new(),
             ..*self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Shape;
+
+    /// A fused convolution (+ ReLU + pooling) computes the very bits of the separate layers:
+    /// scores, loss and every gradient, with and without the first layer's `dx`, with overlapping
+    /// and padded pooling windows.
+    #[test]
+    fn fused_layers_compute_the_bits_of_the_separate_ones() {
+        let conv = |filters, size, stride, pad| LayerSpec::Convolution {
+            filters,
+            size,
+            stride,
+            pad,
+        };
+        let pool = |size, stride, pad| LayerSpec::Pooling { size, stride, pad };
+        let specs = [
+            NetSpec::simple_conv_net(Shape::new(1, 28, 28), 10),
+            NetSpec::deep_conv_net(Shape::new(1, 28, 28), 10),
+            NetSpec {
+                input: Shape::new(2, 9, 9),
+                layers: vec![
+                    conv(3, 3, 1, 1),
+                    LayerSpec::Relu,
+                    pool(3, Some(1), 1),
+                    conv(4, 2, 2, 0),
+                    LayerSpec::Relu,
+                    conv(2, 1, 1, 0),
+                    LayerSpec::Sigmoid,
+                    pool(2, None, 0),
+                    LayerSpec::Affine { out: 3 },
+                ],
+                init: crate::Init::He,
+                weight_decay: 0.01,
+            },
+        ];
+        for spec in specs {
+            let inputs = spec.input.len().unwrap();
+            let classes = spec.output_len().unwrap();
+            let x =
+                Matrix::<f32>::from_fn(inputs, 40, |i, n| ((i * 7 + n * 13) % 31) as f32 / 31.0);
+            let labels: Vec<u8> = (0..40).map(|n| (n % classes) as u8).collect();
+            let mut fused = Sequential::<f32>::build(spec.clone(), 3, true).unwrap();
+            let mut plain = Sequential::<f32>::build(spec.clone(), 3, false).unwrap();
+            assert!(
+                fused.layers.len() < plain.layers.len(),
+                "{spec}: nothing fused"
+            );
+            for _ in 0..2 {
+                let t = Targets::Labels(&labels);
+                assert_eq!(fused.gradient(&x, t), plain.gradient(&x, t), "{spec}: loss");
+                assert_eq!(fused.gradients(), plain.gradients(), "{spec}: gradients");
+                // An update, so that the second round starts from other weights.
+                for net in [&mut fused, &mut plain] {
+                    net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));
+                }
+            }
+            assert_eq!(fused.predict(&x), plain.predict(&x), "{spec}: scores");
+            // A snapshot keeps the fusion.
+            let mut copy = fused.snapshot();
+            assert_eq!(copy.layers.len(), fused.layers.len());
+            assert_eq!(copy.predict(&x), plain.predict(&x));
         }
     }
 }

@@ -47,6 +47,16 @@ impl<T: Float> Layer<T> for Sigmoid<T> {
     }
 }
 
+/// `x = max(0, x)` in place, value by value.
+#[multiversion::multiversion(targets = "simd")]
+pub(crate) fn relu_in_place<T: Float>(x: &mut [T]) {
+    for v in x {
+        if !(*v > T::zero()) {
+            *v = T::zero();
+        }
+    }
+}
+
 /// `out = max(0, x)`, value by value (compiled for the CPU's vector instructions).
 #[multiversion::multiversion(targets = "simd")]
 fn relu_into<T: Float>(x: &[T], out: &mut [T]) {
@@ -57,7 +67,7 @@ fn relu_into<T: Float>(x: &[T], out: &mut [T]) {
 
 /// `dx = dout` where `out > 0`, else `0`.
 #[multiversion::multiversion(targets = "simd")]
-fn relu_backward_into<T: Float>(dout: &[T], out: &[T], dx: &mut [T]) {
+pub(crate) fn relu_backward_into<T: Float>(dout: &[T], out: &[T], dx: &mut [T]) {
     for ((d, &g), &y) in dx.iter_mut().zip(dout).zip(out) {
         *d = if y > T::zero() { g } else { T::zero() };
     }

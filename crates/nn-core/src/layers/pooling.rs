@@ -7,7 +7,7 @@ use crate::{Float, Matrix, Shape};
 
 /// Where a window's maximum came from: the index of an input value of the sample, or none (the
 /// maximum was a zero of the padding).
-const PADDING: u32 = u32::MAX;
+pub(crate) const PADDING: u32 = u32::MAX;
 
 /// Max pooling (§7.4.4): each channel of each sample is covered by windows of `height × width`
 /// values moved by `stride` over the channel padded with `pad` zeros; each window gives its
