@@ -174,6 +174,7 @@ fn default_lr(kind: OptimizerKind) -> f64 {
 /// `net: Spec(input: (channels: 1, height: 28, width: 28), layers: [Convolution(filters: 8,
 /// size: 3), Relu, Pooling(size: 2), Affine(out: 10)], init: He)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(clippy::enum_variant_names)] // the book's class names, as config files spell them
 pub enum Net {
     /// The fully connected networks of chapters 4 to 6: the arguments of the book's
     /// `MultiLayerNetExtend` (the default is the two-layer network of chapter 4).

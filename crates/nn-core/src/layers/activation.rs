@@ -51,9 +51,8 @@ impl<T: Float> Layer<T> for Sigmoid<T> {
 #[multiversion::multiversion(targets = "simd")]
 pub(crate) fn relu_in_place<T: Float>(x: &mut [T]) {
     for v in x {
-        if !(*v > T::zero()) {
-            *v = T::zero();
-        }
+        // Written as the ReLU layer's `if v > 0 { v } else { 0 }` (NaN gives 0).
+        *v = if *v > T::zero() { *v } else { T::zero() };
     }
 }
 
