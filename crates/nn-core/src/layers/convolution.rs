@@ -1,7 +1,7 @@
 //! The convolution layer (§7.4.3, the book's `Convolution`).
 
 use super::activation::{relu_backward_into, relu_in_place};
-use super::pooling::{self, PADDING};
+use super::pooling;
 use super::{Kind, Layer, Name, Param, ensure_shape};
 use crate::im2col::{Geometry, Window, col2im, im2col};
 use crate::layers::kernels::{self, FilterGradient, MAX_PAIRS};
@@ -78,7 +78,7 @@ pub struct Convolution<T: Float> {
     out: Matrix<T>,
     dx: Matrix<T>,
     /// With pooling: for each output value, the index in its sample's convolution output of the
-    /// maximum it took ([`PADDING`] for the padding).
+    /// maximum it took (`u32::MAX` for the padding).
     arg_max: Vec<u32>,
     /// The scratch of each half of the batch.
     scratch: [Scratch<T>; 2],
@@ -116,7 +116,7 @@ impl<T: Float> Scratch<T> {
         for (buffer, len) in [
             (&mut self.col, len),
             (&mut self.dcol, len),
-            (&mut self.plane, planes),
+            (&mut self.plane, planes + 1),
         ] {
             if buffer.len() != len {
                 *buffer = vec![T::zero(); len];
@@ -364,7 +364,7 @@ fn forward_samples<T: Float>(
     {
         im2col(x, g, &mut scratch.col);
         let conv = match s.epilogue {
-            Epilogue::ReluPool(_) => &mut scratch.plane[..],
+            Epilogue::ReluPool(_) => &mut scratch.plane[..filters * positions],
             _ => &mut *out,
         };
         for (plane, &bias) in conv.chunks_exact_mut(positions).zip(b.iter()) {
@@ -376,9 +376,10 @@ fn forward_samples<T: Float>(
             Epilogue::None => {}
             Epilogue::Relu => relu_in_place(out),
             Epilogue::ReluPool(pool) => {
-                relu_in_place(&mut scratch.plane);
+                let plane = &mut scratch.plane[..filters * positions];
+                relu_in_place(plane);
                 let arg_max = &mut arg_max[n * arg_len..(n + 1) * arg_len];
-                pooling::forward_sample(&pool, &scratch.plane, out, arg_max);
+                pooling::forward_sample(&pool, plane, out, arg_max);
             }
         }
     }
@@ -430,21 +431,25 @@ fn backward_samples<T: Float>(
         let dconv: &[T] = match s.epilogue {
             Epilogue::None => dout,
             Epilogue::Relu => {
-                relu_backward_into(dout, out, &mut scratch.plane);
-                &scratch.plane
+                let plane = &mut scratch.plane[..filters * positions];
+                relu_backward_into(dout, out, plane);
+                plane
             }
             Epilogue::ReluPool(_) => {
                 // Pooling sends each gradient to its maximum; ReLU keeps it where that maximum,
-                // the pooled output, is positive.
+                // the pooled output, is positive. Without a branch (which the processor would
+                // mispredict for half the values): a gradient that ReLU drops goes to a spare
+                // value after the plane.
                 let plane = &mut scratch.plane;
                 plane.fill(T::zero());
+                let spare = plane.len() - 1;
                 let arg_max = &pass.arg_max[i * arg_len..(i + 1) * arg_len];
                 for ((&d, &o), &at) in dout.iter().zip(out).zip(arg_max) {
-                    if o > T::zero() && at != PADDING {
-                        plane[at as usize] += d;
-                    }
+                    // (A positive maximum is never the padding's zero: `at` is an index then.)
+                    let at = if o > T::zero() { at as usize } else { spare };
+                    plane[at] += d;
                 }
-                &scratch.plane
+                &scratch.plane[..spare]
             }
         };
         for (d, plane) in db.iter_mut().zip(dconv.chunks_exact(positions)) {
