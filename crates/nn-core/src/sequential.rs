@@ -43,6 +43,19 @@ impl<T: Float> Node<T> {
         }
     }
 
+    /// The output of the layer's last forward pass.
+    fn output(&self) -> &Matrix<T> {
+        match self {
+            Node::Affine(l) => l.output(),
+            Node::Relu(l) => l.output(),
+            Node::Sigmoid(l) => l.output(),
+            Node::BatchNorm(l) => l.output(),
+            Node::Dropout(l) => l.output(),
+            Node::Convolution(l) => l.output(),
+            Node::Pooling(l) => l.output(),
+        }
+    }
+
     /// A copy of the parameters and state, without buffers.
     fn snapshot(&self) -> Self {
         match self {
@@ -279,13 +292,14 @@ impl<T: Float> Sequential<T> {
     }
 }
 
-/// Runs the layers' forward passes, the first one on the caller's `x` (which it need not copy),
-/// and returns the last layer's output.
+/// Runs the layers' forward passes, the first one on the caller's `x`, each other one on the
+/// output of the layer before, which stays there until the backward pass (so no layer copies its
+/// input), and returns the last layer's output.
 fn forward<'a, T: Float>(layers: &'a mut [Node<T>], x: &Matrix<T>) -> &'a Matrix<T> {
     let (first, rest) = layers.split_first_mut().expect("a network has layers");
     let mut out = first.layer().forward_input(x);
     for node in rest {
-        out = node.layer().forward(out);
+        out = node.layer().forward_kept(out);
     }
     out
 }
@@ -323,11 +337,17 @@ impl<T: Float> Model<T> for Sequential<T> {
 
     fn backward(&mut self, x: &Matrix<T>) {
         let mut dout = self.last_layer.backward();
-        let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
-        for node in rest.iter_mut().rev() {
-            dout = node.layer().backward(dout);
+        // From the last layer to the second, each given its input: the output of the one before.
+        let mut rest = &mut self.layers[..];
+        while rest.len() > 1 {
+            let (node, before) = std::mem::take(&mut rest)
+                .split_last_mut()
+                .expect("two layers or more");
+            let previous = before.last().expect("two layers or more");
+            dout = node.layer().backward_kept(previous.output(), dout);
+            rest = before;
         }
-        first.layer().backward_input(x, dout);
+        rest[0].layer().backward_input(x, dout);
         if self.weight_decay != T::zero() {
             for node in &mut self.layers {
                 node.add_weight_decay(self.weight_decay);

@@ -21,6 +21,11 @@ pub struct Sigmoid<T: Float> {
 }
 
 impl<T: Float> Sigmoid<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A sigmoid layer (no parameters).
     pub fn new() -> Self {
         Sigmoid {
@@ -92,6 +97,11 @@ pub struct Relu<T: Float> {
 }
 
 impl<T: Float> Relu<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A ReLU layer (no parameters).
     pub fn new() -> Self {
         Relu {

@@ -210,6 +210,11 @@ impl<T: Float> Convolution<T> {
         }
     }
 
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// The shape of the convolution's own output, `FN × OH × OW`.
     fn conv_shape(&self) -> Shape {
         Shape::new(self.w.nrows(), self.geometry.out_h, self.geometry.out_w)
@@ -558,5 +563,14 @@ impl<T: Float> Layer<T> for Convolution<T> {
     /// gradient).
     fn backward_input(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
         self.backward_with(x, dout, false);
+    }
+
+    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        self.forward_input(x)
+    }
+
+    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
+        self.backward_with(x, dout, true);
+        &self.dx
     }
 }

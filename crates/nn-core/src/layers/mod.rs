@@ -241,6 +241,20 @@ pub trait Layer<T: Float> {
         let _ = x;
         self.backward(dout);
     }
+
+    /// The forward pass of a layer whose caller keeps `x` unchanged until the matching
+    /// [`backward_kept`](Layer::backward_kept) (inside a network, `x` is the output of the layer
+    /// before): a layer may skip its own copy of `x`, as [`forward_input`](Layer::forward_input).
+    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        self.forward(x)
+    }
+
+    /// The backward pass after [`forward_kept`](Layer::forward_kept), given the same `x`:
+    /// returns `dx` as [`backward`](Layer::backward) does.
+    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
+        let _ = x;
+        self.backward(dout)
+    }
 }
 
 /// Calls `f` with each parameter of `layer`, numbered `index` (`W` becomes `W2`).

@@ -41,6 +41,11 @@ pub struct Pooling<T: Float> {
 }
 
 impl<T: Float> Pooling<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// Max pooling of `window` over input samples of shape `input`.
     ///
     /// # Errors
