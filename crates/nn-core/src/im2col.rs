@@ -164,6 +164,12 @@ impl Geometry {
             .checked_mul(self.window.width)
     }
 
+    /// Whether the windows move by 1 and the output rows are as long as the input rows (`OW = W`),
+    /// as in "same" convolutions: then [`im2col`] copies whole shifted channels.
+    fn keeps_width(&self) -> bool {
+        self.window.stride == 1 && self.out_w == self.input.width
+    }
+
     /// The output columns `ox` whose window column `fx` lands inside the input (not in the
     /// padding), as a range, and the input column of the first one.
     fn valid_columns(&self, fx: usize) -> (std::ops::Range<usize>, usize) {
@@ -207,6 +213,15 @@ fn valid(stride: usize, pad: usize, f: usize, len: usize, out: usize) -> std::op
 pub fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T]) {
     assert_eq!(x.len(), g.input_len(), "im2col: the input sample");
     assert_eq!(col.len(), g.col_len(), "im2col: the col");
+    if g.keeps_width() {
+        im2col_same_width(x, g, col);
+    } else {
+        im2col_by_rows(x, g, col);
+    }
+}
+
+/// The general [`im2col`]: row by row of each plane.
+fn im2col_by_rows<T: Float>(x: &[T], g: &Geometry, col: &mut [T]) {
     let (h, w) = (g.input.height, g.input.width);
     let (fh, fw, stride) = (g.window.height, g.window.width, g.window.stride);
     let (ow, positions) = (g.out_w, g.positions());
@@ -237,6 +252,70 @@ pub fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T]) {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// [`im2col`] for windows moved by 1 whose output rows are as long as the input's (`OW = W`: the
+/// "same" convolutions, 3×3 with padding 1...). Then the plane of weight `(c, fy, fx)` is channel
+/// `c` shifted by `(fy − pad)·W + (fx − pad)` values: one long copy per plane (instead of one
+/// short one per row), after which the values that wrapped around from the next or previous row
+/// are set to zero, with the padding rows. The result is the same, value for value.
+fn im2col_same_width<T: Float>(x: &[T], g: &Geometry, col: &mut [T]) {
+    let (h, w) = (g.input.height, g.input.width);
+    let (fh, fw, pad) = (g.window.height, g.window.width, g.window.pad);
+    let mut planes = col.chunks_exact_mut(g.positions());
+    for channel in x.chunks_exact(h * w) {
+        for fy in 0..fh {
+            for fx in 0..fw {
+                let plane = planes.next().expect("one plane per weight");
+                let (copied, shift) = same_width_span(g, fy, fx);
+                if copied.is_empty() {
+                    plane.fill(T::zero());
+                    continue;
+                }
+                plane[..copied.start].fill(T::zero());
+                plane[copied.end..].fill(T::zero());
+                let from = copied.start.wrapping_add_signed(shift);
+                plane[copied.clone()].copy_from_slice(&channel[from..from + copied.len()]);
+                for_wrapped(w, pad, fx, copied, |j| plane[j] = T::zero());
+            }
+        }
+    }
+}
+
+/// For the plane of window position `(fy, fx)` of a same-width geometry: the range of plane
+/// indices `j` whose input index `j + shift` exists, and `shift`.
+fn same_width_span(g: &Geometry, fy: usize, fx: usize) -> (std::ops::Range<usize>, isize) {
+    let (h, w, pad) = (g.input.height, g.input.width, g.window.pad);
+    let signed = |v: usize| isize::try_from(v).expect("sizes fit in isize");
+    let shift = (signed(fy) - signed(pad)) * signed(w) + signed(fx) - signed(pad);
+    // Output rows whose input row exists.
+    let rows = valid(1, pad, fy, h, g.out_h);
+    let start = (rows.start * w).max(usize::try_from(-shift).unwrap_or(0));
+    let end = (rows.end * w).min(usize::try_from(signed(h * w) - shift).unwrap_or(0));
+    (start.min(end)..end, shift)
+}
+
+/// Calls `f` on each index in `span` of a same-width plane of window column `fx` whose input
+/// column lies in the padding: the values a shifted copy brings in from a neighbouring row.
+fn for_wrapped(
+    w: usize,
+    pad: usize,
+    fx: usize,
+    span: std::ops::Range<usize>,
+    mut f: impl FnMut(usize),
+) {
+    let cols = valid(1, pad, fx, w, w);
+    if span.is_empty() {
+        return;
+    }
+    for row in span.start / w..span.end.div_ceil(w) {
+        for ox in (0..cols.start).chain(cols.end..w) {
+            let j = row * w + ox;
+            if span.contains(&j) {
+                f(j);
             }
         }
     }
@@ -286,9 +365,93 @@ pub fn col2im<T: Float>(col: &[T], g: &Geometry, dx: &mut [T]) {
     }
 }
 
+/// [`col2im`] for a col the caller no longer needs: for same-width geometries (see
+/// [`im2col_same_width`]) the values that came from the padding are first set to zero in `col`,
+/// then each plane is added to `dx` in one long shifted run; each value of `dx` receives the same
+/// additions in the same order as from [`col2im`] (plus additions of zero, which change nothing
+/// in a sum that started from +0).
+pub(crate) fn col2im_consuming<T: Float>(col: &mut [T], g: &Geometry, dx: &mut [T]) {
+    if !g.keeps_width() {
+        col2im(col, g, dx);
+        return;
+    }
+    assert_eq!(col.len(), g.col_len(), "col2im: the col");
+    assert_eq!(dx.len(), g.input_len(), "col2im: the input sample");
+    dx.fill(T::zero());
+    let (h, w) = (g.input.height, g.input.width);
+    let (fh, fw, pad) = (g.window.height, g.window.width, g.window.pad);
+    let mut planes = col.chunks_exact_mut(g.positions());
+    for channel in dx.chunks_exact_mut(h * w) {
+        for fy in 0..fh {
+            for fx in 0..fw {
+                let plane = planes.next().expect("one plane per weight");
+                let (span, shift) = same_width_span(g, fy, fx);
+                if span.is_empty() {
+                    continue;
+                }
+                for_wrapped(w, pad, fx, span.clone(), |j| plane[j] = T::zero());
+                let to = span.start.wrapping_add_signed(shift);
+                for (d, &v) in channel[to..to + span.len()].iter_mut().zip(&plane[span]) {
+                    *d += v;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same-width paths give the bits of the row-by-row ones.
+    #[test]
+    fn same_width_paths_match_the_general_ones() {
+        let cases = [
+            (Shape::new(2, 5, 6), Window::square(3, 1, 1)),
+            (Shape::new(1, 4, 4), Window::square(5, 1, 2)),
+            (Shape::new(3, 3, 7), Window::square(1, 1, 0)),
+            (Shape::new(1, 2, 2), Window::square(3, 1, 1)),
+            (
+                Shape::new(2, 6, 5),
+                Window {
+                    height: 5,
+                    width: 3,
+                    stride: 1,
+                    pad: 1,
+                },
+            ),
+            (
+                Shape::new(2, 3, 5),
+                Window {
+                    height: 1,
+                    width: 3,
+                    stride: 1,
+                    pad: 1,
+                },
+            ),
+            (Shape::new(1, 1, 1), Window::square(3, 1, 1)),
+            (Shape::new(2, 1, 1), Window::square(5, 1, 2)),
+        ];
+        for (input, window) in cases {
+            let g = Geometry::new(input, window).unwrap();
+            assert!(g.keeps_width(), "{input} {window:?}");
+            let x: Vec<f64> = (0..g.input_len())
+                .map(|i| (i * 37 % 101) as f64 - 50.0)
+                .collect();
+            let (mut fast, mut slow) = (vec![f64::NAN; g.col_len()], vec![f64::NAN; g.col_len()]);
+            im2col(&x, &g, &mut fast);
+            im2col_by_rows(&x, &g, &mut slow);
+            assert_eq!(fast, slow, "{input} {window:?}");
+            let col: Vec<f64> = (0..g.col_len())
+                .map(|i| (i * 53 % 97) as f64 * 0.25 - 12.0)
+                .collect();
+            let (mut fast, mut slow) =
+                (vec![f64::NAN; g.input_len()], vec![f64::NAN; g.input_len()]);
+            col2im(&col, &g, &mut slow);
+            col2im_consuming(&mut col.clone(), &g, &mut fast);
+            assert_eq!(fast, slow, "{input} {window:?}");
+        }
+    }
 
     #[test]
     fn valid_ranges_match_a_scan() {

@@ -3,7 +3,7 @@
 use super::activation::{relu_backward_into, relu_in_place};
 use super::pooling;
 use super::{Kind, Layer, Name, Param, ensure_shape};
-use crate::im2col::{Geometry, Window, col2im, im2col};
+use crate::im2col::{Geometry, Window, col2im_consuming, im2col};
 use crate::layers::kernels::{self, FilterGradient, MAX_PAIRS};
 use crate::layers::samples::{Halves, split_samples};
 use crate::{Float, Matrix, Shape};
@@ -483,7 +483,7 @@ fn backward_samples<T: Float>(
                 patch,
             );
             let len = g.input_len();
-            col2im(&scratch.dcol, g, &mut dx[i * len..(i + 1) * len]);
+            col2im_consuming(&mut scratch.dcol, g, &mut dx[i * len..(i + 1) * len]);
         }
     }
     if small {
