@@ -1,9 +1,9 @@
 //! `cargo xtask fetch-mnist`: download MNIST (or Fashion-MNIST) into `data/` and verify it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::Context;
-use mnist_io::fetch::{self, Dataset, FetchOptions};
+use mnist_io::fetch::{self, Dataset, FetchError, FetchOptions};
 
 /// Arguments of the command.
 #[derive(clap::Args)]
@@ -21,6 +21,10 @@ pub struct FetchArgs {
     /// Download again even the files already present and verified.
     #[arg(long)]
     force: bool,
+    /// Give up on a mirror after this many seconds with less than 1 KiB received.
+    #[arg(long, value_name = "SECONDS", default_value_t = fetch::DEFAULT_STALL_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    stall_timeout: u64,
 }
 
 /// Runs the command: fetches what is missing, then prints one summary line.
@@ -30,14 +34,29 @@ pub fn run(args: FetchArgs) -> anyhow::Result<()> {
         options.out = out;
     }
     options.force = args.force;
-    let summary = fetch::fetch(&options).with_context(|| {
-        format!(
-            "cannot fetch {} into {}: give a reachable mirror with --mirror URL_OR_DIR or the \
-             {} variable (a folder holding the four files will do)",
-            args.dataset,
-            options.out.display(),
-            args.dataset.mirror_env_var()
-        )
+    options.stall_timeout = Duration::from_secs(args.stall_timeout);
+    let summary = fetch::fetch(&options).map_err(|err| {
+        // Only a file that no mirror could serve is the mirrors' fault.
+        let advice = match &err {
+            FetchError::AllMirrorsFailed { .. } => format!(
+                "cannot fetch {} into {}: give a reachable mirror with --mirror URL_OR_DIR or \
+                 the {} variable (a folder holding the four files will do)",
+                args.dataset,
+                options.out.display(),
+                args.dataset.mirror_env_var()
+            ),
+            FetchError::OutNotAFolder { .. } | FetchError::CreateDir { .. } => format!(
+                "cannot fetch {} into --out {}: give a folder",
+                args.dataset,
+                options.out.display()
+            ),
+            _ => format!(
+                "cannot fetch {} into {}",
+                args.dataset,
+                options.out.display()
+            ),
+        };
+        anyhow::Error::new(err).context(advice)
     })?;
     println!("{summary}");
     Ok(())

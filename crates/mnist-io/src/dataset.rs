@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::convert;
-use crate::idx::{self, Images, NUM_CLASSES};
+use crate::idx::{Images, Limits, NUM_CLASSES};
 
 /// Canonical name of the training images file.
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
@@ -17,10 +17,13 @@ pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
 /// The four canonical file names, in download order.
 pub const FILES: [&str; 4] = [TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS];
 
-/// Finds the file of canonical name `name` (such as `train-images-idx3-ubyte`) in `dir` under
-/// any accepted name: the canonical one, then with `.gz`, then the dotted variant
+/// Every path under which [`find_file`] looks for the file of canonical name `name` in `dir`,
+/// in order: the canonical name, then with `.gz`, then the dotted variant
 /// (`train-images.idx3-ubyte`), then the dotted variant with `.gz`.
-pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+///
+/// These are the paths a loader of `dir` may read: a program that writes files can refuse
+/// to write over any of them (`safe_write::check_distinct`).
+pub fn candidate_paths(dir: &Path, name: &str) -> [PathBuf; 4] {
     let dotted = name.replacen("-idx", ".idx", 1);
     [
         name.to_owned(),
@@ -28,9 +31,25 @@ pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
         dotted.clone(),
         format!("{dotted}.gz"),
     ]
-    .into_iter()
     .map(|candidate| dir.join(candidate))
-    .find(|path| path.is_file())
+}
+
+/// Finds the file of canonical name `name` (such as `train-images-idx3-ubyte`) in `dir` under
+/// any accepted name ([`candidate_paths`], in that order).
+///
+/// The first regular file wins. When no candidate is a regular file but one exists as something
+/// else (a folder, a symbolic link loop or to nothing, a named pipe), that path is returned, so
+/// that reading it says what is wrong with it instead of "not found".
+pub fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let candidates = candidate_paths(dir, name);
+    let regular = candidates.iter().find(|path| path.is_file());
+    regular
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|path| std::fs::symlink_metadata(path).is_ok())
+        })
+        .cloned()
 }
 
 /// Images and their labels: a training or test split.
@@ -59,13 +78,25 @@ impl Split {
         Ok(Self { images, labels })
     }
 
-    /// Reads a split from its images and labels files (any name [`idx::read_images`] accepts).
+    /// Reads a split from its images and labels files (any name [`crate::idx::read_images`] accepts).
     ///
     /// # Errors
     /// Any [`Error`] of reading either file, and [`Error::CountMismatch`] if their counts differ.
     pub fn load(images_path: &Path, labels_path: &Path) -> Result<Self, Error> {
-        let labels = idx::read_labels(labels_path)?;
-        let images = idx::read_images(images_path)?;
+        Self::load_with(images_path, labels_path, &Limits::default())
+    }
+
+    /// [`Split::load`] within `limits` instead of the default ones.
+    ///
+    /// # Errors
+    /// As [`Split::load`].
+    pub fn load_with(
+        images_path: &Path,
+        labels_path: &Path,
+        limits: &Limits,
+    ) -> Result<Self, Error> {
+        let labels = limits.read_labels(labels_path)?;
+        let images = limits.read_images(images_path)?;
         if images.count() != labels.len() {
             return Err(Error::CountMismatch {
                 images: images_path.to_path_buf(),
@@ -192,13 +223,22 @@ impl Mnist {
     /// [`Error::Missing`] (which says to run `cargo xtask fetch-mnist`) for an absent file, and
     /// any error of [`Split::load`].
     pub fn load(dir: &Path) -> Result<Self, Error> {
+        Self::load_with(dir, &Limits::default())
+    }
+
+    /// [`Mnist::load`] within `limits` instead of the default ones (to read larger datasets in
+    /// the same format, such as EMNIST).
+    ///
+    /// # Errors
+    /// As [`Mnist::load`].
+    pub fn load_with(dir: &Path, limits: &Limits) -> Result<Self, Error> {
         let find = |name| {
             find_file(dir, name).ok_or_else(|| Error::Missing {
                 path: dir.join(name),
             })
         };
-        let train = Split::load(&find(TRAIN_IMAGES)?, &find(TRAIN_LABELS)?)?;
-        let test = Split::load(&find(TEST_IMAGES)?, &find(TEST_LABELS)?)?;
+        let train = Split::load_with(&find(TRAIN_IMAGES)?, &find(TRAIN_LABELS)?, limits)?;
+        let test = Split::load_with(&find(TEST_IMAGES)?, &find(TEST_LABELS)?, limits)?;
         Ok(Self { train, test })
     }
 }

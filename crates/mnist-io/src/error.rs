@@ -17,6 +17,56 @@ pub enum Error {
         /// The canonical path that was looked for.
         path: PathBuf,
     },
+    /// What stands at a data file's path is not a regular file (a folder, a named pipe, a
+    /// device...).
+    #[error(
+        "{path}: is {kind}, not a regular file; the dataset's files must be regular files \
+         (remove or rename it, then run `cargo xtask fetch-mnist`)"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is, such as `a folder`.
+        kind: &'static str,
+    },
+    /// A data file's path is a symbolic link to nothing.
+    #[error("{path}: is a symbolic link to {target}, which does not exist; fix or remove the link")]
+    DanglingLink {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// The header announces more data than the reader's limits allow.
+    #[error(
+        "{path}: the header announces {} = {expected} bytes of data, above the limit of {limit} \
+         bytes (MNIST's largest file holds 47040000); is this the right file? If it is, read it \
+         with a larger `mnist_io::idx::Limits`",
+        describe_dims(dims)
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The sizes the header gives.
+        dims: Vec<u32>,
+        /// Bytes of data announced by the header.
+        expected: u128,
+        /// [`crate::idx::Limits::max_data_bytes`].
+        limit: u64,
+    },
+    /// The header announces more data than the file could hold, even decompressed.
+    #[error(
+        "{path}: the header announces {expected} bytes of data, more than a gzip file of this \
+         size can hold ({most} at most); the file is corrupt or truncated, download it again"
+    )]
+    ImpossibleSize {
+        /// The file.
+        path: PathBuf,
+        /// Bytes of data announced by the header.
+        expected: u128,
+        /// The most bytes of data the file can hold.
+        most: u64,
+    },
     /// The operating system failed to read or write the file.
     #[error("{path}: {source}")]
     Io {
@@ -25,6 +75,9 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Writing a file failed; nothing was replaced (see the `safe-write` crate).
+    #[error(transparent)]
+    Write(#[from] safe_write::Error),
     /// The file starts with gzip's magic bytes but does not decompress.
     #[error("{path}: corrupt gzip data ({source}); delete the file and download it again")]
     CorruptGzip {
@@ -73,7 +126,8 @@ pub enum Error {
     },
     /// The file goes on after the data its header announces.
     #[error(
-        "{path}: {extra} unexpected bytes after the {expected} bytes of data the header announces"
+        "{path}: unexpected data after the {expected} bytes the header announces \
+         ({extra} bytes or more)"
     )]
     TrailingBytes {
         /// The file.
@@ -127,4 +181,13 @@ pub enum Error {
         /// The shape it was given, such as `3 images of 28x28`.
         shape: String,
     },
+}
+
+/// `3 images of 28x28` or `60000 labels`, from an IDX header's sizes.
+fn describe_dims(dims: &[u32]) -> String {
+    match dims {
+        [count] => format!("{count} labels"),
+        [count, rows, cols] => format!("{count} images of {rows}x{cols}"),
+        other => format!("{other:?}"),
+    }
 }

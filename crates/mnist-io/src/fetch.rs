@@ -7,9 +7,17 @@
 //!   ([`Mirror::parse`]). HTTP mirrors serve `<name>.gz`; folders may hold `<name>.gz` or the
 //!   decompressed `<name>`.
 //! - Bodies are streamed (never held whole in memory), decompressed on the fly when they start
-//!   with gzip's magic bytes, hashed while they are written to a temporary file, and the file is
-//!   renamed to its final name only once its SHA-256 matches: a failed or interrupted download
-//!   never leaves a file that looks valid.
+//!   with gzip's magic bytes (several gzip members are read as one stream, as `zcat` does),
+//!   hashed while they are written to a temporary file, and the file is renamed to its final name
+//!   only once its SHA-256 matches: a failed or interrupted download never leaves a file that
+//!   looks valid, and Ctrl-C removes the temporary file (the `safe-write` crate, which also writes
+//!   through a symbolic link in place of a data file, and refuses a folder there).
+//! - Each file's size is known ([`RemoteFile::size`]): a mirror that sends more, compressed or
+//!   decompressed, is cut off at that size, so an endless or hostile server cannot fill the disk.
+//! - A transfer that stalls (less than 1 KiB in [`FetchOptions::stall_timeout`], 30 s by
+//!   default) is abandoned for the next mirror; the progress bar shows the stall as it lasts.
+//! - Redirects are followed between `http://` and `https://` URLs only; one to `file://` (or
+//!   anywhere else) is reported as such.
 //! - A file already present and matching its checksum is kept (unless `force`).
 //!
 //! **Checksums.** MNIST's files are checked by the SHA-256 of their *decompressed* contents
@@ -32,18 +40,30 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use flate2::read::GzDecoder;
-use indicatif::{ProgressBar, ProgressStyle};
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use safe_write::AtomicFile;
 use sha2::{Digest, Sha256};
 
-use crate::atomic::TempFile;
 use crate::dataset::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
-use crate::idx::GZIP_MAGIC;
+use crate::idx::{GZIP_MAGIC, file_kind};
+
+/// The default [`FetchOptions::stall_timeout`].
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A transfer progresses when at least this many bytes arrive within the stall timeout.
+pub const STALL_MIN_BYTES: u64 = 1024;
+
+/// Redirects followed at most per file.
+const MAX_REDIRECTS: usize = 10;
+
+/// Bytes of a body examined before deciding what it is (gzip, IDX, HTML).
+const SNIFF_LEN: usize = 512;
 
 /// The datasets [`fetch`] knows: same IDX format, different images, mirrors and checksums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +108,15 @@ impl Dataset {
         }
     }
 
-    /// The four files with their published checksums.
+    /// The four files with their published checksums and sizes.
     pub fn files(self) -> Vec<RemoteFile> {
+        // Stored sizes: MNIST's decompressed files (16-byte idx3 or 8-byte idx1 header, then
+        // 784 bytes per image or 1 per label); Fashion-MNIST's `.gz` files as its mirror serves
+        // them.
+        let sizes: [u64; 4] = match self {
+            Self::Mnist => [47_040_016, 60_008, 7_840_016, 10_008],
+            Self::Fashion => [26_421_880, 29_515, 4_422_102, 5_148],
+        };
         let sums: [(&str, &str); 4] = match self {
             // SHA-256 of the decompressed files, as listed in shared/data/mnist/README.md.
             Self::Mnist => [
@@ -132,12 +159,14 @@ impl Dataset {
             ],
         };
         sums.into_iter()
-            .map(|(name, sha256)| RemoteFile {
+            .zip(sizes)
+            .map(|((name, sha256), size)| RemoteFile {
                 name: name.to_owned(),
                 checksum: match self {
                     Self::Mnist => Checksum::Contents(sha256.to_owned()),
                     Self::Fashion => Checksum::Download(sha256.to_owned()),
                 },
+                size,
             })
             .collect()
     }
@@ -180,6 +209,9 @@ pub struct RemoteFile {
     pub name: String,
     /// Its expected SHA-256.
     pub checksum: Checksum,
+    /// Its size in bytes as stored: decompressed for [`Checksum::Contents`], as downloaded for
+    /// [`Checksum::Download`]. A mirror sending more is cut off there.
+    pub size: u64,
 }
 
 impl RemoteFile {
@@ -194,6 +226,16 @@ impl RemoteFile {
     fn expected(&self) -> &str {
         match &self.checksum {
             Checksum::Contents(sha) | Checksum::Download(sha) => sha,
+        }
+    }
+
+    /// The most bytes a mirror may send for this file: its size, or for a decompressed size a
+    /// gzip stream of it, whose worst case (stored blocks) adds 5 bytes per 64 KiB, plus headers
+    /// (a generous 64 KiB for file names and extra fields).
+    fn max_download(&self) -> u64 {
+        match self.checksum {
+            Checksum::Contents(_) => self.size + self.size / 1024 + (64 << 10),
+            Checksum::Download(_) => self.size,
         }
     }
 }
@@ -255,6 +297,9 @@ pub struct FetchOptions {
     pub force: bool,
     /// Show a progress bar per file on stderr (plain lines when stderr is not a terminal).
     pub progress: bool,
+    /// Give up on a mirror when less than [`STALL_MIN_BYTES`] arrived in this time (and when it
+    /// sends nothing at all for this long, connection and headers included).
+    pub stall_timeout: Duration,
 }
 
 impl FetchOptions {
@@ -279,6 +324,7 @@ impl FetchOptions {
             mirrors,
             force: false,
             progress: true,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -325,14 +371,29 @@ pub enum FetchError {
         /// Each mirror tried, with its error, in order.
         attempts: Vec<Attempt>,
     },
-    /// Writing to the output folder failed (permissions, disk full...).
-    #[error("{path}: {source}")]
-    Write {
-        /// The file or folder being written.
+    /// The output folder is something else (a regular file...).
+    #[error(
+        "{path}: is {kind}, not a folder; the dataset's files go into a folder: give the \
+         output folder's path (its missing parts are created)"
+    )]
+    OutNotAFolder {
+        /// The output path.
+        path: PathBuf,
+        /// What it is, such as `a regular file`.
+        kind: &'static str,
+    },
+    /// Creating the output folder failed (permissions...).
+    #[error("{path}: cannot create the output folder: {source}")]
+    CreateDir {
+        /// The folder.
         path: PathBuf,
         /// The underlying error.
         source: io::Error,
     },
+    /// Writing a data file into the output folder failed (permissions, disk full, a folder or a
+    /// device in its place...); nothing was left under its name.
+    #[error(transparent)]
+    Write(#[from] safe_write::Error),
 }
 
 /// One mirror's failure to serve one file.
@@ -373,6 +434,45 @@ pub enum MirrorError {
     /// The body starts as gzip but does not decompress.
     #[error("corrupt gzip data: {0}")]
     CorruptGzip(io::Error),
+    /// The mirror sent more than the file holds.
+    #[error("sent more than the {limit} bytes {what}; stopped there (a broken or hostile server)")]
+    TooLarge {
+        /// `the download may take` (bytes as sent) or `the file holds` (its data, decompressed).
+        what: &'static str,
+        /// The most bytes expected.
+        limit: u64,
+    },
+    /// The transfer stalled.
+    #[error(
+        "stalled: less than {min} bytes in {secs} s (after {received} bytes); giving up on this \
+         mirror (the stall timeout can be raised)"
+    )]
+    Stalled {
+        /// [`STALL_MIN_BYTES`].
+        min: u64,
+        /// The stall timeout, in seconds.
+        secs: u64,
+        /// Bytes received before the stall.
+        received: u64,
+    },
+    /// An HTTP mirror redirected somewhere fetch does not follow (such as a `file://` URL).
+    #[error(
+        "redirected to {location}, which fetch does not follow from an HTTP mirror (only http:// \
+         and https:// redirects are); if that is a folder you trust, give it as the mirror"
+    )]
+    Redirect {
+        /// The redirect's target.
+        location: String,
+    },
+    /// More than [`MAX_REDIRECTS`] redirects in a row.
+    #[error("too many redirects (more than {MAX_REDIRECTS}), the last to {location}")]
+    TooManyRedirects {
+        /// The last redirect's target.
+        location: String,
+    },
+    /// What stands at the path in a folder mirror is not a regular file.
+    #[error("is {0}, not a regular file")]
+    NotAFile(&'static str),
     /// The contents do not match the published checksum.
     #[error("SHA-256 mismatch of the {what}: got {actual}, expected {expected}")]
     Checksum {
@@ -389,18 +489,19 @@ pub enum MirrorError {
 ///
 /// # Errors
 /// [`FetchError::AllMirrorsFailed`] for the first file no mirror could serve (files fetched
-/// before it are kept), and [`FetchError::Write`] if the output folder cannot be written.
+/// before it are kept), [`FetchError::OutNotAFolder`] and [`FetchError::CreateDir`] if the
+/// output folder cannot be made, and [`FetchError::Write`] if a data file cannot be written.
 pub fn fetch(options: &FetchOptions) -> Result<Summary, FetchError> {
     let start = Instant::now();
-    std::fs::create_dir_all(&options.out).map_err(|source| FetchError::Write {
-        path: options.out.clone(),
-        source,
-    })?;
+    create_out_dir(&options.out)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
-        // A stalled transfer must end; 10 minutes is ample for MNIST's 10 MB at slow speeds.
-        .timeout_recv_body(Some(Duration::from_secs(600)))
+        // A silent server: no byte at all for the stall timeout (a slow one is caught by
+        // `Guarded`, which asks for STALL_MIN_BYTES per stall timeout).
+        .timeout_per_read(Some(options.stall_timeout))
+        // Redirects are followed by `get`, which checks where they lead.
+        .max_redirects(0)
         .build()
         .into();
     let mut summary = Summary {
@@ -427,8 +528,28 @@ pub fn fetch(options: &FetchOptions) -> Result<Summary, FetchError> {
     Ok(summary)
 }
 
-/// Whether `path` exists and its SHA-256 is the expected one.
+/// Creates the output folder, refusing a path that is something else.
+fn create_out_dir(out: &Path) -> Result<(), FetchError> {
+    if let Ok(metadata) = std::fs::metadata(out)
+        && !metadata.is_dir()
+    {
+        return Err(FetchError::OutNotAFolder {
+            path: out.to_path_buf(),
+            kind: file_kind(&metadata.file_type()),
+        });
+    }
+    std::fs::create_dir_all(out).map_err(|source| FetchError::CreateDir {
+        path: out.to_path_buf(),
+        source,
+    })
+}
+
+/// Whether `path` is a regular file (never opening a named pipe, which would block) whose
+/// SHA-256 is the expected one.
 fn is_verified(path: &Path, file: &RemoteFile) -> bool {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == file.size) {
+        return false;
+    }
     let Ok(mut reader) = File::open(path) else {
         return false;
     };
@@ -461,8 +582,23 @@ fn fetch_file(
     for mirror in &options.mirrors {
         let (source, opened) = open(agent, mirror, file);
         let result = opened.map_err(Failure::Mirror).and_then(|(reader, len)| {
-            let bar = progress_bar(options, &file.name, len);
-            let result = download(bar.wrap_read(reader), file, dest);
+            if let Some(len) = len
+                && len > file.max_download()
+            {
+                return Err(Failure::Mirror(MirrorError::TooLarge {
+                    what: "the download may take",
+                    limit: file.max_download(),
+                }));
+            }
+            let stall = Stall::new(options.stall_timeout);
+            let bar = progress_bar(options, &file.name, len, &stall);
+            let guarded = Guarded {
+                inner: reader,
+                received: 0,
+                limit: file.max_download(),
+                stall,
+            };
+            let result = download(bar.wrap_read(guarded), file, dest);
             bar.finish_and_clear();
             result
         });
@@ -487,17 +623,130 @@ fn fetch_file(
     })
 }
 
-fn progress_bar(options: &FetchOptions, name: &str, len: Option<u64>) -> ProgressBar {
+fn progress_bar(
+    options: &FetchOptions,
+    name: &str,
+    len: Option<u64>,
+    stall: &Stall,
+) -> ProgressBar {
     if !options.progress || !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len.unwrap_or(0));
-    let template = "{msg:24} [{bar:30}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12}";
+    let template = "{msg:24} [{bar:30}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>12} {stall}";
     if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
+        let stall = stall.clone();
+        let shown = move |_: &ProgressState, w: &mut dyn fmt::Write| {
+            let idle = stall.idle();
+            if idle >= Duration::from_secs(2) {
+                let _ = write!(
+                    w,
+                    "stalled {} s (gives up at {} s)",
+                    idle.as_secs(),
+                    stall.timeout.as_secs()
+                );
+            }
+        };
+        bar.set_style(style.progress_chars("=> ").with_key("stall", shown));
     }
     bar.set_message(name.to_owned());
+    // Redraw while no data comes, so that the stall shows.
+    bar.enable_steady_tick(Duration::from_millis(500));
     bar
+}
+
+/// Progress as the stall timeout sees it: when a transfer last received [`STALL_MIN_BYTES`].
+#[derive(Debug, Clone)]
+struct Stall {
+    timeout: Duration,
+    /// The bytes received and the time at the last checkpoint.
+    checkpoint: std::sync::Arc<std::sync::Mutex<(u64, Instant)>>,
+}
+
+impl Stall {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            checkpoint: std::sync::Arc::new(std::sync::Mutex::new((0, Instant::now()))),
+        }
+    }
+
+    /// Records that `received` bytes came in all; `Err` once the transfer stalled.
+    fn progress(&self, received: u64) -> Result<(), MirrorError> {
+        let mut checkpoint = self
+            .checkpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if received - checkpoint.0 >= STALL_MIN_BYTES {
+            *checkpoint = (received, now);
+        } else if now.duration_since(checkpoint.1) > self.timeout {
+            return Err(MirrorError::Stalled {
+                min: STALL_MIN_BYTES,
+                secs: self.timeout.as_secs(),
+                received,
+            });
+        }
+        Ok(())
+    }
+
+    /// How long since the last checkpoint.
+    fn idle(&self) -> Duration {
+        let checkpoint = self
+            .checkpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        checkpoint.1.elapsed()
+    }
+}
+
+/// A body reader held to the file's size and to the stall timeout.
+struct Guarded<R> {
+    inner: R,
+    received: u64,
+    limit: u64,
+    stall: Stall,
+}
+
+impl<R: Read> Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One byte past the limit is enough to know the mirror sends too much.
+        let room =
+            usize::try_from(self.limit - self.received.min(self.limit) + 1).unwrap_or(usize::MAX);
+        let len = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..len]).map_err(|e| {
+            if is_timeout(&e) {
+                io::Error::other(MirrorError::Stalled {
+                    min: STALL_MIN_BYTES,
+                    secs: self.stall.timeout.as_secs(),
+                    received: self.received,
+                })
+            } else {
+                e
+            }
+        })?;
+        self.received += n as u64;
+        if self.received > self.limit {
+            return Err(io::Error::other(MirrorError::TooLarge {
+                what: "the download may take",
+                limit: self.limit,
+            }));
+        }
+        if n > 0 {
+            self.stall
+                .progress(self.received)
+                .map_err(io::Error::other)?;
+        }
+        Ok(n)
+    }
+}
+
+/// Whether `e` is ureq's (or the socket's) timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|inner| matches!(inner, ureq::Error::Timeout(_)))
 }
 
 /// An opened download: its bytes, and their length when known.
@@ -513,15 +762,11 @@ fn open(
     match mirror {
         Mirror::Http(base) => {
             let url = format!("{base}{gz_name}");
-            let result = agent
-                .get(&url)
-                .call()
-                .map_err(|e| MirrorError::Http(Box::new(e)))
-                .map(|response| {
-                    let body = response.into_body();
-                    let len = body.content_length();
-                    (Box::new(body.into_reader()) as Box<dyn Read>, len)
-                });
+            let result = get(agent, &url).map(|response| {
+                let body = response.into_body();
+                let len = body.content_length();
+                (Box::new(body.into_reader()) as Box<dyn Read>, len)
+            });
             (url, result)
         }
         Mirror::Local(dir) => {
@@ -533,13 +778,101 @@ fn open(
             {
                 path = dir.join(&file.name);
             }
-            let result = File::open(&path).map_err(MirrorError::Io).map(|f| {
-                let len = f.metadata().ok().map(|m| m.len());
-                (Box::new(f) as Box<dyn Read>, len)
-            });
+            let result = open_local(&path);
             (path.display().to_string(), result)
         }
     }
+}
+
+/// Opens a file of a folder mirror, refusing what is not a regular file (a named pipe would
+/// block).
+fn open_local(path: &Path) -> Result<Body, MirrorError> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(MirrorError::NotAFile(file_kind(&metadata.file_type())));
+    }
+    let file = File::open(path)?;
+    Ok((Box::new(file), Some(metadata.len())))
+}
+
+/// GETs `url`, following redirects to `http://` and `https://` URLs only.
+fn get(agent: &ureq::Agent, url: &str) -> Result<ureq::http::Response<ureq::Body>, MirrorError> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let response = agent
+            .get(&url)
+            .call()
+            .map_err(|e| MirrorError::Http(Box::new(e)))?;
+        if !response.status().is_redirection() {
+            return Ok(response);
+        }
+        let Some(location) = response
+            .headers()
+            .get(ureq::http::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+        else {
+            // A 304 or a redirect without a target: let the status speak.
+            return Ok(response);
+        };
+        let next = resolve_location(&url, location);
+        if !(next.starts_with("http://") || next.starts_with("https://")) {
+            return Err(MirrorError::Redirect { location: next });
+        }
+        url = next;
+    }
+    Err(MirrorError::TooManyRedirects { location: url })
+}
+
+/// The absolute URL a `Location` header names, relative to the URL that sent it (RFC 3986's
+/// reference resolution, for the forms servers send: absolute, `//host/path`, `/path` and
+/// `path`, with `.` and `..` segments removed; ureq's `http::Uri` has no join, and the `url`
+/// crate would bring in ICU for this one use).
+fn resolve_location(base: &str, location: &str) -> String {
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let origin_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let is_absolute = location
+        .split_once(':')
+        .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+    if is_absolute {
+        // Whatever the scheme (`file:`, `ftp:`...): the caller checks it.
+        return location.to_owned();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{}//{rest}", &base[..scheme_end.saturating_sub(2)]);
+    }
+    let path = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        let base_path = &base[origin_end..];
+        let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+        format!("{dir}{location}")
+    };
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        match *segment {
+            "." => {
+                if last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                segments.pop();
+                if last {
+                    segments.push("");
+                }
+            }
+            other => segments.push(other),
+        }
+    }
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{}/{}{query}", &base[..origin_end], segments.join("/"))
 }
 
 /// A mirror's failure (try the next one) or ours (stop).
@@ -556,9 +889,11 @@ impl From<MirrorError> for Failure {
 
 /// Streams `reader` (decompressed if needed) into a temporary file while hashing it, and renames
 /// it to `dest` only if the hash is the expected one.
-fn download(reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Failure> {
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let head = reader.fill_buf().map_err(MirrorError::Io)?;
+fn download(mut reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Failure> {
+    // Enough bytes to tell gzip, IDX and HTML apart, however the server splits them.
+    let mut head = [0u8; SNIFF_LEN];
+    let n = read_full(&mut reader, &mut head).map_err(mirror_read_error)?;
+    let head = &head[..n];
     let gzip = head.starts_with(&GZIP_MAGIC);
     if !gzip && head.trim_ascii_start().starts_with(b"<") {
         return Err(MirrorError::Html.into());
@@ -566,32 +901,28 @@ fn download(reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Fai
     if !gzip && !head.starts_with(&[0, 0, 8]) {
         return Err(MirrorError::NotIdx(head.iter().copied().take(8).collect()).into());
     }
-    let fatal = |source| {
-        Failure::Fatal(FetchError::Write {
-            path: dest.to_path_buf(),
-            source,
-        })
-    };
-    let mut temp = TempFile::create(dest).map_err(fatal)?;
-    let (actual, what) = match file.checksum {
-        Checksum::Contents(_) if gzip => (
-            copy_hashed(
-                GzDecoder::new(reader),
-                &mut temp,
-                dest,
-                MirrorError::CorruptGzip,
-            )?,
-            "decompressed contents",
-        ),
-        Checksum::Contents(_) => (
-            copy_hashed(reader, &mut temp, dest, MirrorError::Io)?,
-            "decompressed contents",
-        ),
-        Checksum::Download(_) => (
-            copy_hashed(reader, &mut temp, dest, MirrorError::Io)?,
-            "downloaded bytes",
-        ),
-    };
+    let reader = head.chain(reader);
+    let mut temp = AtomicFile::create(dest).map_err(|e| Failure::Fatal(e.into()))?;
+    let (actual, what) =
+        match file.checksum {
+            Checksum::Contents(_) if gzip => (
+                copy_hashed(MultiGzDecoder::new(reader), &mut temp, file.size, |e| {
+                    match mirror_error(e) {
+                        MirrorError::Io(e) => MirrorError::CorruptGzip(e),
+                        other => other,
+                    }
+                })?,
+                "decompressed contents",
+            ),
+            Checksum::Contents(_) => (
+                copy_hashed(reader, &mut temp, file.size, mirror_read_error)?,
+                "decompressed contents",
+            ),
+            Checksum::Download(_) => (
+                copy_hashed(reader, &mut temp, file.size, mirror_read_error)?,
+                "downloaded bytes",
+            ),
+        };
     let expected = file.expected();
     if actual != expected {
         // Dropping `temp` deletes it.
@@ -602,18 +933,38 @@ fn download(reader: impl Read, file: &RemoteFile, dest: &Path) -> Result<(), Fai
         }
         .into());
     }
-    temp.commit().map_err(fatal)
+    temp.commit().map_err(|e| Failure::Fatal(e.into()))
 }
 
-/// Copies `reader` into `temp`, returning the SHA-256 (hex) of what went through.
-fn copy_hashed(
+/// A read error as the mirror's failure: a [`MirrorError`] raised by [`Guarded`] comes out as
+/// itself.
+fn mirror_error(e: io::Error) -> MirrorError {
+    if e.get_ref().is_some_and(|inner| inner.is::<MirrorError>()) {
+        if let Some(inner) = e.into_inner()
+            && let Ok(mirror) = inner.downcast::<MirrorError>()
+        {
+            return *mirror;
+        }
+        unreachable!("checked to hold a MirrorError");
+    }
+    MirrorError::Io(e)
+}
+
+fn mirror_read_error(e: io::Error) -> Failure {
+    Failure::Mirror(mirror_error(e))
+}
+
+/// Copies at most `size` bytes of `reader` into `temp`, returning the SHA-256 (hex) of what went
+/// through; more than `size` bytes is the mirror's error.
+fn copy_hashed<E: Into<Failure>>(
     mut reader: impl Read,
-    temp: &mut TempFile,
-    dest: &Path,
-    read_error: fn(io::Error) -> MirrorError,
+    temp: &mut AtomicFile,
+    size: u64,
+    read_error: impl Fn(io::Error) -> E,
 ) -> Result<String, Failure> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
+    let mut copied = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -621,17 +972,84 @@ fn copy_hashed(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_error(e).into()),
         };
+        copied += n as u64;
+        if copied > size {
+            return Err(MirrorError::TooLarge {
+                what: "the file holds",
+                limit: size,
+            }
+            .into());
+        }
         hasher.update(&buf[..n]);
         temp.write_all(&buf[..n]).map_err(|source| {
-            Failure::Fatal(FetchError::Write {
-                path: dest.to_path_buf(),
+            Failure::Fatal(FetchError::Write(safe_write::Error::Write {
+                path: temp.path().to_path_buf(),
                 source,
-            })
+            }))
         })?;
     }
     Ok(hex(&hasher.finalize()))
 }
 
+/// Reads until `buf` is full or the stream ends; returns the number of bytes read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MirrorError, STALL_MIN_BYTES, Stall, resolve_location};
+    use std::time::Duration;
+
+    #[test]
+    fn a_transfer_stalls_when_less_than_1_kib_arrives_within_the_timeout() {
+        let stall = Stall::new(Duration::from_millis(100));
+        // 1 KiB at once: progress, and the clock starts again.
+        stall.progress(STALL_MIN_BYTES).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        stall.progress(STALL_MIN_BYTES + 10).unwrap();
+        assert!(
+            stall.idle() >= Duration::from_millis(60),
+            "what the bar shows"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        // 10 bytes more in 120 ms: stalled.
+        let err = stall.progress(STALL_MIN_BYTES + 20).unwrap_err();
+        assert!(
+            matches!(err, MirrorError::Stalled { received, .. } if received == STALL_MIN_BYTES + 20),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn locations_resolve_against_the_url_that_sent_them() {
+        let base = "http://host:8080/a/b/file.gz";
+        for (location, expected) in [
+            ("https://other/x.gz", "https://other/x.gz"),
+            ("file:///etc/passwd", "file:///etc/passwd"),
+            ("file:/etc/passwd", "file:/etc/passwd"),
+            ("//cdn/x.gz", "http://cdn/x.gz"),
+            ("/x.gz", "http://host:8080/x.gz"),
+            ("c.gz", "http://host:8080/a/b/c.gz"),
+            ("../c.gz", "http://host:8080/a/c.gz"),
+            ("./../../../c.gz", "http://host:8080/c.gz"),
+            ("d/./e/../c.gz?x=1", "http://host:8080/a/b/d/c.gz?x=1"),
+        ] {
+            assert_eq!(resolve_location(base, location), expected, "{location}");
+        }
+        assert_eq!(resolve_location("http://host", "c.gz"), "http://host/c.gz");
+    }
 }

@@ -19,16 +19,15 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use byteorder::{BigEndian, ByteOrder, WriteBytesExt};
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use crate::Error;
-use crate::atomic::TempFile;
 
 /// Magic number of an `idx1` file of `u8` labels.
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -39,10 +38,87 @@ pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Number of classes of MNIST and Fashion-MNIST: labels are `0..NUM_CLASSES`.
 pub const NUM_CLASSES: usize = 10;
 
-/// Initial buffer size when the data size cannot be checked against a file size (gzip and
-/// plain readers): big enough for MNIST's 47 MB of training images in one allocation, small
-/// enough that a lying header cannot make us reserve gigabytes.
-const MAX_UNCHECKED_CAPACITY: usize = 64 << 20;
+/// The most a gzip stream can expand: deflate's best case is 258 bytes from about 2 bits,
+/// 1032:1 (zlib's FAQ), so a gzip file of `n` bytes holds at most `1032 n` bytes.
+const MAX_GZIP_RATIO: u64 = 1032;
+
+/// First allocation for data whose size could not be checked against the file's (gzip and
+/// streams): the buffer then doubles as data arrives, so a header that lies costs nothing.
+const INITIAL_CAPACITY: u64 = 1 << 20;
+
+/// Trailing bytes read at most to report how many follow the data (`at least` this many).
+const MAX_TRAILING_PROBE: u64 = 1 << 20;
+
+/// Bounds on what reading an IDX file may claim, and so allocate.
+///
+/// A header announces the size of the data; a lying header must not make the reader allocate or
+/// decompress gigabytes. Raw files are checked against their size on disk; gzip files and streams
+/// cannot be, so every file is also held to [`Limits::max_data_bytes`], and the buffer grows as
+/// data arrives instead of being sized by the header.
+///
+/// ```
+/// use mnist_io::idx::Limits;
+///
+/// // EMNIST's "byclass" training images hold 547 MB: raise the limit to read them.
+/// let limits = Limits { max_data_bytes: 600_000_000 };
+/// # let _ = limits;
+/// assert_eq!(Limits::default().max_data_bytes, 64 << 20);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most bytes of data (after the header, decompressed) a file may announce.
+    pub max_data_bytes: u64,
+}
+
+impl Limits {
+    /// The default [`Limits::max_data_bytes`]: 64 MiB, MNIST's (and Fashion-MNIST's) largest
+    /// file, the 47 040 000 pixels of the training images, with 40 % to spare; small enough that
+    /// a hostile file read to the limit stays under 100 MB of memory.
+    pub const DEFAULT_MAX_DATA_BYTES: u64 = 64 << 20;
+
+    /// Reads an `idx1` labels file (raw or gzip) within these limits; see [`read_labels`].
+    ///
+    /// # Errors
+    /// As [`read_labels`].
+    pub fn read_labels(&self, path: &Path) -> Result<Vec<u8>, Error> {
+        let (file, len) = open(path)?;
+        decode_labels(file, path, Some(len), self)
+    }
+
+    /// Reads an `idx1` labels stream (raw or gzip) within these limits; see [`read_labels_from`].
+    ///
+    /// # Errors
+    /// As [`read_labels_from`].
+    pub fn read_labels_from(&self, reader: impl Read, path: &Path) -> Result<Vec<u8>, Error> {
+        decode_labels(reader, path, None, self)
+    }
+
+    /// Reads an `idx3` images file (raw or gzip) within these limits; see [`read_images`].
+    ///
+    /// # Errors
+    /// As [`read_images`].
+    pub fn read_images(&self, path: &Path) -> Result<Images, Error> {
+        let (file, len) = open(path)?;
+        decode_images(file, path, Some(len), self)
+    }
+
+    /// Reads an `idx3` images stream (raw or gzip) within these limits; see
+    /// [`read_images_from`].
+    ///
+    /// # Errors
+    /// As [`read_images_from`].
+    pub fn read_images_from(&self, reader: impl Read, path: &Path) -> Result<Images, Error> {
+        decode_images(reader, path, None, self)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_data_bytes: Self::DEFAULT_MAX_DATA_BYTES,
+        }
+    }
+}
 
 /// A set of `count` grayscale images of `rows × cols` `u8` pixels, stored contiguously, one image
 /// after another, each row-major (the book's `flatten=True` layout).
@@ -117,44 +193,49 @@ impl Images {
     }
 }
 
-/// Reads an `idx1` labels file (raw or gzip), checking every label is below [`NUM_CLASSES`].
+/// Reads an `idx1` labels file (raw, gzip or multi-member gzip), checking every label is below
+/// [`NUM_CLASSES`], within the [default limits](Limits::default).
 ///
 /// # Errors
-/// [`Error::Missing`] if the file does not exist, and every format error listed on [`Error`].
+/// [`Error::Missing`] if the file does not exist, [`Error::NotAFile`] if it is a folder or
+/// another kind of non-regular file, [`Error::TooLarge`] if its header announces more than the
+/// limits allow, and every format error listed on [`Error`].
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, Error> {
-    let (file, len) = open(path)?;
-    decode_labels(file, path, Some(len))
+    Limits::default().read_labels(path)
 }
 
-/// Reads an `idx1` labels stream (raw or gzip); `path` only names the source in errors.
+/// Reads an `idx1` labels stream (raw or gzip) within the [default limits](Limits::default);
+/// `path` only names the source in errors.
 ///
 /// # Errors
 /// Every format error listed on [`Error`].
 pub fn read_labels_from(reader: impl Read, path: &Path) -> Result<Vec<u8>, Error> {
-    decode_labels(reader, path, None)
+    Limits::default().read_labels_from(reader, path)
 }
 
-/// Reads an `idx3` images file (raw or gzip).
+/// Reads an `idx3` images file (raw, gzip or multi-member gzip) within the
+/// [default limits](Limits::default).
 ///
 /// # Errors
-/// [`Error::Missing`] if the file does not exist, and every format error listed on [`Error`].
+/// As [`read_labels`].
 pub fn read_images(path: &Path) -> Result<Images, Error> {
-    let (file, len) = open(path)?;
-    decode_images(file, path, Some(len))
+    Limits::default().read_images(path)
 }
 
-/// Reads an `idx3` images stream (raw or gzip); `path` only names the source in errors.
+/// Reads an `idx3` images stream (raw or gzip) within the [default limits](Limits::default);
+/// `path` only names the source in errors.
 ///
 /// # Errors
 /// Every format error listed on [`Error`].
 pub fn read_images_from(reader: impl Read, path: &Path) -> Result<Images, Error> {
-    decode_images(reader, path, None)
+    Limits::default().read_images_from(reader, path)
 }
 
-/// Writes `labels` as an `idx1` file, atomically; gzip-compressed if `path` ends in `.gz`.
+/// Writes `labels` as an `idx1` file, atomically and through symbolic links (the
+/// `safe-write` crate); gzip-compressed if `path` ends in `.gz`.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path`.
+/// [`Error::Write`] naming `path`.
 pub fn write_labels(path: &Path, labels: &[u8]) -> Result<(), Error> {
     write_atomically(path, |w| write_labels_to(w, labels))
 }
@@ -169,10 +250,11 @@ pub fn write_labels_to(mut writer: impl Write, labels: &[u8]) -> io::Result<()> 
     writer.write_all(labels)
 }
 
-/// Writes `images` as an `idx3` file, atomically; gzip-compressed if `path` ends in `.gz`.
+/// Writes `images` as an `idx3` file, atomically and through symbolic links (the `safe-write`
+/// crate); gzip-compressed if `path` ends in `.gz`.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path`.
+/// [`Error::Write`] naming `path`.
 pub fn write_images(path: &Path, images: &Images) -> Result<(), Error> {
     write_atomically(path, |w| write_images_to(w, images))
 }
@@ -202,43 +284,85 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Error> {
+    let gzip = path.extension().is_some_and(|ext| ext == "gz");
+    safe_write::write_with(path, |file| {
+        if gzip {
+            let mut encoder = GzEncoder::new(file, Compression::default());
+            write(&mut encoder)?;
+            encoder.finish().map(drop)
+        } else {
+            write(file)
+        }
+    })?;
+    Ok(())
+}
+
+/// Opens a file to read, refusing what is not a regular file (a folder, a fifo that would block,
+/// a device) and telling a dangling symbolic link from an absent file.
+fn open(path: &Path) -> Result<(File, u64), Error> {
     let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut temp = TempFile::create(path).map_err(io_error)?;
-    if path.extension().is_some_and(|ext| ext == "gz") {
-        let mut encoder = GzEncoder::new(&mut temp, Compression::default());
-        write(&mut encoder).map_err(io_error)?;
-        encoder.finish().map_err(io_error)?;
-    } else {
-        write(&mut temp).map_err(io_error)?;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(source) if source.kind() == io::ErrorKind::NotFound => {
+            return Err(match std::fs::read_link(path) {
+                Ok(target) => Error::DanglingLink {
+                    path: path.to_path_buf(),
+                    target,
+                },
+                Err(_) => Error::Missing {
+                    path: path.to_path_buf(),
+                },
+            });
+        }
+        // A symbolic link loop (ELOOP) and permission errors say so themselves.
+        Err(source) => return Err(io_error(source)),
+    };
+    if !metadata.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&metadata.file_type()),
+        });
     }
-    temp.commit().map_err(io_error)
+    let file = File::open(path).map_err(io_error)?;
+    Ok((file, metadata.len()))
 }
 
-fn open(path: &Path) -> Result<(File, u64), Error> {
-    let file = File::open(path).map_err(|source| match source.kind() {
-        io::ErrorKind::NotFound => Error::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => Error::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
-    Ok((file, len))
+/// What a file that is not a regular file is, for error messages.
+pub(crate) fn file_kind(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a named pipe (fifo)";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+        if file_type.is_char_device() || file_type.is_block_device() {
+            return "a device";
+        }
+    }
+    if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_symlink() {
+        "a symbolic link"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
 }
 
-fn decode_labels(reader: impl Read, path: &Path, file_len: Option<u64>) -> Result<Vec<u8>, Error> {
-    let (_, labels) = decode(reader, path, file_len, LABELS_MAGIC, 1)?;
+fn decode_labels(
+    reader: impl Read,
+    path: &Path,
+    file_len: Option<u64>,
+    limits: &Limits,
+) -> Result<Vec<u8>, Error> {
+    let (_, labels) = decode(reader, path, file_len, LABELS_MAGIC, 1, limits)?;
     if let Some(index) = labels
         .iter()
         .position(|&label| usize::from(label) >= NUM_CLASSES)
@@ -252,8 +376,13 @@ fn decode_labels(reader: impl Read, path: &Path, file_len: Option<u64>) -> Resul
     Ok(labels)
 }
 
-fn decode_images(reader: impl Read, path: &Path, file_len: Option<u64>) -> Result<Images, Error> {
-    let (dims, pixels) = decode(reader, path, file_len, IMAGES_MAGIC, 3)?;
+fn decode_images(
+    reader: impl Read,
+    path: &Path,
+    file_len: Option<u64>,
+    limits: &Limits,
+) -> Result<Images, Error> {
+    let (dims, pixels) = decode(reader, path, file_len, IMAGES_MAGIC, 3, limits)?;
     if dims[1] == 0 || dims[2] == 0 {
         return Err(Error::EmptyImageSize {
             path: path.to_path_buf(),
@@ -271,40 +400,70 @@ fn decode_images(reader: impl Read, path: &Path, file_len: Option<u64>) -> Resul
     })
 }
 
-/// Detects gzip, then reads the header and exactly the data it announces.
+/// What the data may hold at most, and why: the bound a header's claim is checked against.
+struct Bound {
+    /// Bytes of data the source can hold at most.
+    bytes: u64,
+    /// The source's raw size is exact (a raw file): reserve the whole claim at once.
+    exact: bool,
+}
+
+/// Detects gzip from the first two bytes (read whole, however the reader splits them), then
+/// reads the header and exactly the data it announces.
 fn decode(
-    reader: impl Read,
+    mut reader: impl Read,
     path: &Path,
     file_len: Option<u64>,
     magic: u32,
     ndims: usize,
+    limits: &Limits,
 ) -> Result<(Vec<u32>, Vec<u8>), Error> {
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let head = reader.fill_buf().map_err(|source| Error::Io {
+    let io_error = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    if head.starts_with(&GZIP_MAGIC) {
+    };
+    let mut head = [0u8; 2];
+    let n = read_full(&mut reader, &mut head).map_err(io_error)?;
+    let reader = (&head[..n]).chain(reader);
+    let header_len = 4 * (1 + ndims) as u64;
+    if head[..n] == GZIP_MAGIC {
         let corrupt = |source| Error::CorruptGzip {
             path: path.to_path_buf(),
             source,
         };
-        decode_raw(GzDecoder::new(reader), path, None, magic, ndims, &corrupt)
-    } else {
-        let io_error = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
+        let bound = Bound {
+            // Each gzip member expands at most MAX_GZIP_RATIO times.
+            bytes: file_len.map_or(u64::MAX, |len| {
+                len.saturating_mul(MAX_GZIP_RATIO)
+                    .saturating_sub(header_len)
+            }),
+            exact: false,
         };
-        decode_raw(reader, path, file_len, magic, ndims, &io_error)
+        decode_raw(
+            MultiGzDecoder::new(reader),
+            path,
+            bound,
+            magic,
+            ndims,
+            limits,
+            &corrupt,
+        )
+    } else {
+        let bound = Bound {
+            bytes: file_len.map_or(u64::MAX, |len| len.saturating_sub(header_len)),
+            exact: file_len.is_some(),
+        };
+        decode_raw(reader, path, bound, magic, ndims, limits, &io_error)
     }
 }
 
 fn decode_raw(
     mut reader: impl Read,
     path: &Path,
-    file_len: Option<u64>,
+    bound: Bound,
     magic: u32,
     ndims: usize,
+    limits: &Limits,
     read_error: &dyn Fn(io::Error) -> Error,
 ) -> Result<(Vec<u32>, Vec<u8>), Error> {
     let header_len = 4 * (1 + ndims);
@@ -343,29 +502,45 @@ fn decode_raw(
         found,
     };
 
-    // Check the announced size against the file before allocating anything.
-    let available = file_len.map(|len| len.saturating_sub(header_len as u64));
-    if let Some(available) = available
-        && expected > u128::from(available)
-    {
-        return Err(truncated(available));
+    // Check the announced size against the file and the limits before allocating anything.
+    if bound.exact && expected > u128::from(bound.bytes) {
+        return Err(truncated(bound.bytes));
     }
-    let limit = u64::try_from(expected).unwrap_or(u64::MAX);
-    let capacity = usize::try_from(limit).unwrap_or(usize::MAX);
-    let capacity = if available.is_some() {
-        capacity
+    if expected > u128::from(limits.max_data_bytes) {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            dims,
+            expected,
+            limit: limits.max_data_bytes,
+        });
+    }
+    if expected > u128::from(bound.bytes) {
+        return Err(Error::ImpossibleSize {
+            path: path.to_path_buf(),
+            expected,
+            most: bound.bytes,
+        });
+    }
+    // Below the limit, so it fits a u64 and (on 64-bit targets) a usize.
+    let limit = expected as u64;
+    let capacity = if bound.exact {
+        limit
     } else {
-        capacity.min(MAX_UNCHECKED_CAPACITY)
+        limit.min(INITIAL_CAPACITY)
     };
-    let mut data = Vec::with_capacity(capacity);
+    let mut data = Vec::new();
+    data.try_reserve_exact(usize::try_from(capacity).unwrap_or(usize::MAX))
+        .map_err(|e| read_error(io::Error::new(io::ErrorKind::OutOfMemory, e)))?;
+    // `read_to_end` doubles the buffer as data arrives: never more than twice what came.
     (&mut reader)
         .take(limit)
         .read_to_end(&mut data)
         .map_err(read_error)?;
-    if (data.len() as u128) < expected {
+    if (data.len() as u64) < limit {
         return Err(truncated(data.len() as u64));
     }
-    let extra = io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
+    let extra =
+        io::copy(&mut reader.take(MAX_TRAILING_PROBE), &mut io::sink()).map_err(read_error)?;
     if extra > 0 {
         return Err(Error::TrailingBytes {
             path: path.to_path_buf(),

@@ -15,7 +15,6 @@
 //! (`normalize`, `one_hot_label`) are conversions of a batch or a whole split ([`convert`],
 //! [`Split::to_f32_normalized`], [`Split::normalized_batch_into`]...).
 
-mod atomic;
 pub mod convert;
 mod dataset;
 mod error;
@@ -24,7 +23,8 @@ pub mod fetch;
 pub mod idx;
 
 pub use dataset::{
-    FILES, Mnist, Split, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, find_file,
+    FILES, Mnist, Split, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, candidate_paths,
+    find_file,
 };
 pub use error::Error;
-pub use idx::Images;
+pub use idx::{Images, Limits};

@@ -51,6 +51,7 @@ fn remote_files() -> Vec<RemoteFile> {
         .map(|(name, bytes)| RemoteFile {
             name: (*name).to_owned(),
             checksum: Checksum::Contents(sha256_hex(&bytes)),
+            size: bytes.len() as u64,
         })
         .collect()
 }
@@ -116,6 +117,7 @@ fn options(out: &Path, mirrors: &[String]) -> FetchOptions {
         mirrors: mirrors.iter().map(|m| Mirror::parse(m)).collect(),
         force: false,
         progress: false,
+        stall_timeout: fetch::DEFAULT_STALL_TIMEOUT,
     }
 }
 
@@ -285,6 +287,7 @@ fn streams_bodies_larger_than_the_http_clients_default_limit() {
         files: vec![RemoteFile {
             name: "big-idx3-ubyte".to_owned(),
             checksum: Checksum::Contents(sha256_hex(&big)),
+            size: big.len() as u64,
         }],
         ..options(out.path(), &[format!("{base}/raw/")])
     };
@@ -359,6 +362,7 @@ fn download_checksums_keep_the_gz_file_as_served() {
         .map(|(name, bytes)| RemoteFile {
             name: (*name).to_owned(),
             checksum: Checksum::Download(sha256_hex(&gzip(&bytes))),
+            size: gzip(&bytes).len() as u64,
         })
         .collect();
     let options = FetchOptions {

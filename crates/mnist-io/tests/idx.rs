@@ -104,13 +104,14 @@ fn writes_the_documented_bytes_raw_and_gzip() {
 }
 
 #[test]
-fn writing_into_a_missing_folder_is_an_io_error_naming_the_file() {
+fn writing_into_a_missing_folder_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-such-folder").join("labels");
     let err = idx::write_labels(&path, &[1]).unwrap_err();
+    assert!(matches!(&err, Error::Write(_)), "{err:?}");
     assert!(
-        matches!(&err, Error::Io { path: p, .. } if *p == path),
-        "{err:?}"
+        err.to_string().starts_with(&path.display().to_string()),
+        "{err}"
     );
 }
 
@@ -242,15 +243,28 @@ fn a_header_announcing_gigabytes_is_rejected_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = images_bytes(u32::MAX, u32::MAX, u32::MAX, &[1, 2, 3]);
     let expected = u128::from(u32::MAX).pow(3);
-    // Raw, the size is checked against the file's first; through gzip it cannot be, and
-    // reading stops at the end of the data.
-    for path in raw_and_gzip(dir.path(), &bytes) {
-        let err = idx::read_images(&path).unwrap_err();
-        assert!(
-            matches!(err, Error::TruncatedBody { expected: e, found: 3, .. } if e == expected),
-            "{err:?}"
-        );
-    }
+    // Raw, the size is checked against the file's first: truncated.
+    let [raw, gz] = raw_and_gzip(dir.path(), &bytes);
+    let err = idx::read_images(&raw).unwrap_err();
+    assert!(
+        matches!(err, Error::TruncatedBody { expected: e, found: 3, .. } if e == expected),
+        "{err:?}"
+    );
+    // Through gzip it cannot be: the claim is above the limit.
+    let err = idx::read_images(&gz).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { expected: e, limit, .. } if e == expected && limit == 64 << 20),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("4294967295 images of 4294967295x4294967295"),
+        "{text}"
+    );
+    assert!(text.contains("above the limit of 67108864 bytes"), "{text}");
+    // And through a stream.
+    let err = idx::read_images_from(&gzip(&bytes)[..], "stream".as_ref()).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err:?}");
 }
 
 #[test]
@@ -352,10 +366,23 @@ fn corrupt_gzip() {
 }
 
 #[test]
-fn a_folder_instead_of_a_file_is_an_io_error() {
+fn a_folder_instead_of_a_file_is_named_as_a_folder() {
     let dir = tempfile::tempdir().unwrap();
     let err = idx::read_labels(dir.path()).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::NotAFile {
+                kind: "a folder",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("is a folder, not a regular file"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -72,12 +72,18 @@ pub fn load_or_fetch(dir: &Path) -> Result<Mnist> {
         eprintln!("MNIST is not complete in {}: fetching it", dir.display());
         let mut options = FetchOptions::new(fetch::Dataset::Mnist, &[]);
         options.out = dir.to_path_buf();
-        let summary = fetch::fetch(&options).with_context(|| {
-            format!(
-                "cannot fetch MNIST into {} (set MNIST_MIRROR to a reachable mirror URL or to a \
-                 folder holding the four files, or copy them there yourself)",
-                dir.display()
-            )
+        let summary = fetch::fetch(&options).map_err(|err| {
+            // Only a file that no mirror could serve is the mirrors' fault.
+            let advice = if matches!(err, fetch::FetchError::AllMirrorsFailed { .. }) {
+                format!(
+                    "cannot fetch MNIST into {} (set MNIST_MIRROR to a reachable mirror URL or \
+                     to a folder holding the four files, or copy them there yourself)",
+                    dir.display()
+                )
+            } else {
+                format!("cannot fetch MNIST into --data {}", dir.display())
+            };
+            anyhow::Error::new(err).context(advice)
         })?;
         eprintln!("{summary}");
     }

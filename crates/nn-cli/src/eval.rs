@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
 use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Matrix, Model, functions};
@@ -26,6 +26,13 @@ pub struct EvalArgs {
 /// Runs `eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
     let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    if test.is_empty() {
+        bail!(
+            "the test set in {} holds no image: there is nothing to evaluate (fetch MNIST again \
+             with `cargo xtask fetch-mnist --force`, or pass --data)",
+            args.data.display()
+        );
+    }
     let inputs = test.pixels_per_image();
     let mut net = model::load::<f32>(&args.model, inputs)?;
 

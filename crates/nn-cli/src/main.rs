@@ -1,8 +1,9 @@
-//! `nn-cli`: train the two-layer network of *Deep Learning from Scratch* on MNIST, then ask it
+//! `nn-cli`: train the networks of *Deep Learning from Scratch* on MNIST, then ask them
 //! about the test set or about a digit you drew.
 //!
 //! ```text
 //! nn-cli train                 # the book's chapter-4 run: fetch MNIST if missing, train, save
+//! nn-cli train --hidden 100,100,100,100 --activation relu --init he --optimizer adam --batch-norm
 //! nn-cli predict               # the first 10 test images: `7 == 7: o`
 //! nn-cli predict --image 3.png --ascii
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Train, evaluate and query the book's two-layer MNIST network.
+/// Train, evaluate and query the networks of Deep Learning from Scratch on MNIST.
 #[derive(Parser)]
 #[command(name = "nn-cli", version, about, long_about = None)]
 struct Cli {
@@ -34,8 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train the two-layer network on MNIST (fetching it if missing) and save the model,
-    /// the history CSV and the accuracy/loss plot.
+    /// Train a network on MNIST (fetching it if missing): the book's two-layer network by
+    /// default, or a deeper one of chapter 6; save the model, the history CSV and the plot.
     Train(Box<train::TrainArgs>),
     /// Classify the first test images, or your own digit with --image.
     Predict(predict::PredictArgs),
@@ -45,7 +46,8 @@ enum Command {
     /// model file.
     Import(import::ImportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
-    /// in f64, as the book does; fails when a mean difference exceeds 1e-6.
+    /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
+    /// mean difference exceeds 1e-6.
     Gradcheck(gradcheck::GradcheckArgs),
 }
 

@@ -9,24 +9,20 @@ use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Model, ModelFile, NetSpec, Sequential};
 use nn_train::{Evaluation, TrainConfig};
 
-/// Writes `net`, the network `spec` describes, to `path` atomically (nn-core's
-/// [`ModelFile::save`]), with the training options and the final accuracies beside it; creates
-/// the parent folder if needed.
-pub fn save<M: Model<f32>>(
-    path: &Path,
+/// The model file of `net`, the network `spec` describes, as RON text (nn-core's
+/// [`ModelFile`]), with the training options and the final accuracies in its metadata.
+pub fn to_ron<M: Model<f32>>(
     spec: NetSpec,
     net: &M,
     config: &TrainConfig,
     last: Evaluation,
-) -> Result<()> {
+) -> Result<String> {
     let metadata = BTreeMap::from([
         ("train_config".to_owned(), ron::to_string(config)?),
         ("train_acc".to_owned(), format!("{:.4}", last.train_acc)),
         ("test_acc".to_owned(), format!("{:.4}", last.test_acc)),
     ]);
-    crate::files::create_parent(path)?;
-    ModelFile::from_model(spec, net, metadata)?.save(path)?;
-    Ok(())
+    Ok(ModelFile::from_model(spec, net, metadata)?.to_ron()?)
 }
 
 /// Reads and validates the model at `path` (any network `train` writes, or a version-1 file of

@@ -1,21 +1,45 @@
 //! The book's figure 4-12 (train and test accuracy per epoch) beside the loss curve, as SVG.
+//!
+//! Only SVG: a path that does not end in `.svg` (such as `--plot x.png`) is refused rather than
+//! given SVG under another format's name. Drawing PNG would need a font shipped with the
+//! program or found on the system (plotters' bitmap backend draws no text without one); an SVG
+//! opens in any browser and converts to PNG with any SVG tool.
 
 use std::path::Path;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use nn_train::History;
 use plotters::prelude::*;
 use plotters::style::full_palette::ORANGE;
 
-use crate::files::write_atomic;
-
-/// Draws the accuracy and loss curves of `history` and writes them atomically to `path` (SVG).
-pub fn write_plot(history: &History, path: &Path) -> Result<()> {
-    let svg = render(history).map_err(|e| anyhow!("cannot draw the plot: {e}"))?;
-    write_atomic(path, |w| w.write_all(svg.as_bytes()))
+/// Refuses a plot path whose extension is not `.svg`, naming the flag; `train` can call it
+/// before training, so that the mistake costs nothing.
+pub fn check_path(path: &Path) -> Result<()> {
+    let svg = path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("svg"));
+    if !svg {
+        bail!(
+            "--plot {}: the plot is drawn as SVG, so its file must end in .svg (an SVG converts \
+             to PNG with any SVG tool, such as `rsvg-convert -o plot.png plot.svg`)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
-fn render(history: &History) -> Result<String, Box<dyn std::error::Error>> {
+/// The plot of `history` as the bytes of the file `path` (SVG), for `train` to write with the
+/// run's other outputs (`files::Outputs`).
+///
+/// # Errors
+/// If `path` does not end in `.svg` ([`check_path`]), or the plot cannot be drawn.
+pub fn render(history: &History, path: &Path) -> Result<Vec<u8>> {
+    check_path(path)?;
+    let svg = render_svg(history).map_err(|e| anyhow!("cannot draw the plot: {e}"))?;
+    Ok(svg.into_bytes())
+}
+
+fn render_svg(history: &History) -> Result<String, Box<dyn std::error::Error>> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (1200, 480)).into_drawing_area();
@@ -91,7 +115,7 @@ mod tests {
             elapsed_s: vec![0.1, 0.2, 0.3, 0.4],
             evaluations: vec![eval(0, 0, 0.1), eval(2, 1, 0.8), eval(3, 2, 0.9)],
         };
-        let svg = render(&history).unwrap();
+        let svg = render_svg(&history).unwrap();
         assert!(svg.starts_with("<svg"));
         for text in [
             "Accuracy",
@@ -103,5 +127,32 @@ mod tests {
             assert!(svg.contains(text), "missing {text}");
         }
         assert!(svg.matches("<polyline").count() >= 3);
+    }
+
+    #[test]
+    fn a_plot_path_not_ending_in_svg_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History {
+            train_loss: vec![2.3, 1.0],
+            elapsed_s: vec![0.1, 0.2],
+            evaluations: vec![],
+        };
+        for name in ["x.png", "plot", "x.svg.png"] {
+            let path = dir.path().join(name);
+            let err = render(&history, &path).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "--plot {}: the plot is drawn as SVG",
+                    path.display()
+                )),
+                "{err}"
+            );
+            assert!(err.contains("must end in .svg"), "{err}");
+            assert!(!path.exists());
+        }
+        for name in ["plot.svg", "PLOT.SVG"] {
+            let svg = render(&history, &dir.path().join(name)).unwrap();
+            assert!(svg.starts_with(b"<svg"));
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Matrix, Model, functions};
 
 use crate::{data, image, model};
@@ -47,7 +48,15 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
     }
     let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
     let mut net = model::load::<f32>(&args.model, test.pixels_per_image())?;
-    let count = args.count.min(test.len());
+    if args.count > test.len() {
+        bail!(
+            "-n/--count {} is more than the {} test images: use at most {}",
+            args.count,
+            test.len(),
+            test.len()
+        );
+    }
+    let count = args.count;
 
     let start = Instant::now();
     let mut x = Matrix::<f32>::zeros(test.pixels_per_image(), count);
@@ -73,6 +82,12 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
 
 /// Prints the most probable classes of a user's digit.
 fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
+    if args.top == 0 || args.top > NUM_CLASSES {
+        bail!(
+            "--top {} is invalid: there are {NUM_CLASSES} classes, show between 1 and {NUM_CLASSES}",
+            args.top
+        );
+    }
     let pixels = image::load_digit(path)?;
     let mut net = model::load::<f32>(&args.model, pixels.len())?;
     if args.ascii {
@@ -86,7 +101,7 @@ fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
     let probabilities = functions::softmax(net.predict(&x));
     let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    for (class, p) in ranked.into_iter().take(args.top.max(1)) {
+    for (class, p) in ranked.into_iter().take(args.top) {
         println!("{class}: {p:.4}");
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -17,14 +17,13 @@ use nn_core::{
 };
 use nn_train::{
     CheckedConfig, Dataset, Evaluation, GradientMethod, History, Length, Observer, OptimizerKind,
-    RunInfo, TrainConfig,
+    RunInfo, TrainConfig, TrainError,
 };
+use safe_write::interrupt::Deferred;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSplit};
-use crate::files::write_atomic;
-use crate::model;
-use crate::plot::write_plot;
+use crate::{files, model, plot};
 
 /// Options of `train`. Every one can also come from `--config FILE.ron`; flags win, and a flag
 /// given twice takes its last value.
@@ -409,8 +408,16 @@ impl TrainArgs {
         if self.eval_samples.is_some() {
             t.eval_samples = self.eval_samples;
         }
-        if run.threads == Some(0) {
-            bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core");
+        match run.threads {
+            Some(0) => {
+                bail!("--threads 0 is invalid: use at least 1, or leave it out to use every core")
+            }
+            Some(n) if n > max_threads() => bail!(
+                "--threads {n} is more than makes sense on this machine: use at most {} (four per \
+                 core), or leave it out to use every core",
+                max_threads()
+            ),
+            _ => {}
         }
         Ok(run)
     }
@@ -448,6 +455,49 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
     };
     let err = net.spec(Shape::new(1, 1, 1), 1).check().unwrap_err();
     bail!("invalid network options ({flag}): {err}")
+}
+
+/// The most parameters `train` builds a network of: 30 times the book's largest network
+/// (DeepConvNet, 1.7 million). 50 million `f32` values are 200 MB, and training needs several
+/// times that (gradients, optimizer state, buffers).
+const MAX_PARAMS: usize = 50_000_000;
+
+/// The most worker threads that make sense: four per core.
+fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
+}
+
+/// Refuses a network too large to train here, naming its size.
+fn check_size(spec: &NetSpec) -> Result<usize> {
+    let params = spec.param_count().context("invalid network")?;
+    if params > MAX_PARAMS {
+        bail!(
+            "the network ({spec}) would have {params} parameters, more than the {MAX_PARAMS} \
+             nn-cli trains ({} MB of weights alone): use smaller layers (--hidden)",
+            params / 250_000
+        );
+    }
+    Ok(params)
+}
+
+/// Whether training made the loss worse: the mean loss of the last iterations exceeds the loss
+/// of the first minibatch, before any update, by more than 10 % (a learning rate so large that
+/// the run bounced away without overflowing). Returns both.
+fn loss_rose(history: &History) -> Option<(f32, f32)> {
+    let losses = &history.train_loss;
+    let window = (losses.len() / 10).clamp(1, 100);
+    let last = &losses[losses.len().checked_sub(window)?..];
+    let (first, end) = (*losses.first()?, last.iter().sum::<f32>() / window as f32);
+    (end > 1.1 * first).then_some((first, end))
+}
+
+/// `x` with 4 decimals, or in scientific notation when it is huge or tiny.
+fn short(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e6).contains(&x.abs()) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// The book's two-layer network, when the options describe exactly it (one hidden layer,
@@ -499,6 +549,21 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         Net::SimpleConvNet | Net::DeepConvNet => {}
     }
+    let config_file: Vec<(&str, &Path)> = args
+        .config
+        .iter()
+        .map(|c| ("--config", c.as_path()))
+        .collect();
+    files::check_outputs(
+        &run.data,
+        &config_file,
+        &[
+            ("--out", &run.out),
+            ("--history", &run.history),
+            ("--plot", &run.plot),
+        ],
+    )?;
+    plot::check_path(&run.plot)?;
     let mnist = data::load_or_fetch(&run.data)?;
     let (train_data, test_data) = (DataSplit(&mnist.train), DataSplit(&mnist.test));
     let input = Shape::new(1, mnist.train.rows(), mnist.train.cols());
@@ -515,6 +580,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             input.width
         );
     }
+    check_size(&spec)?;
     let seed = run.training.seed;
     let job = Job {
         run: &run,
@@ -548,36 +614,64 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// Trains `net`, then writes the model, the history and the plot.
+    /// Trains `net`, then writes the model, the history and the plot, all of them or none.
+    /// Ctrl-C (or SIGTERM) stops the training cleanly: nothing is written.
     fn fit<M: Model<f32>>(self, net: M) -> Result<()> {
         let run = self.run;
         println!(
-            "network: {}  ({}, batch {})",
-            self.spec, run.training.optimizer, run.training.batch_size
+            "network: {}  ({} parameters; {}, batch {})",
+            self.spec,
+            self.spec.param_count()?,
+            run.training.optimizer,
+            run.training.batch_size
         );
+        let interrupts = safe_write::interrupt::defer();
         let start = Instant::now();
-        let mut progress = Progress::new(std::io::stderr().is_terminal());
-        let trained = self
-            .pool
-            .install(|| {
-                nn_train::train(
-                    self.config,
-                    net,
-                    &self.train_data,
-                    &self.test_data,
-                    &mut progress,
-                )
-            })
+        let mut progress = Progress::new(std::io::stderr().is_terminal(), &interrupts);
+        let result = self.pool.install(|| {
+            nn_train::train(
+                self.config,
+                net,
+                &self.train_data,
+                &self.test_data,
+                &mut progress,
+            )
+        });
+        if let (Err(TrainError::Stopped { iteration }), Some(signal)) =
+            (&result, interrupts.received())
+        {
+            eprintln!(
+                "interrupted by {signal} after iteration {iteration}: the model, history and \
+                 plot files were not written"
+            );
+            std::process::exit(signal.exit_code());
+        }
+        let trained = result
             .context("training failed; the model, history and plot files were not written")?;
         let wall = start.elapsed().as_secs_f64();
         let last = *trained
             .history
             .last_evaluation()
             .context("training ran no evaluation")?;
+        if let Some((first, end)) = loss_rose(&trained.history) {
+            bail!(
+                "training made the loss worse: from {} at the start to {} on average over the \
+                 last iterations (test acc {:.4}); the learning rate {} is too large: try a \
+                 smaller one (--lr). The model, history and plot files were not written",
+                short(f64::from(first)),
+                short(f64::from(end)),
+                last.test_acc,
+                short(run.training.optimizer.lr())
+            );
+        }
 
-        model::save(&run.out, self.spec, &trained.net, &run.training, last)?;
-        write_atomic(&run.history, |w| trained.history.write_csv(w))?;
-        write_plot(&trained.history, &run.plot)?;
+        // Every output is prepared first, then all replace their files at once, or none does.
+        let mut outputs = files::Outputs::new();
+        let model = model::to_ron(self.spec, &trained.net, &run.training, last)?;
+        outputs.write(&run.out, model.as_bytes())?;
+        outputs.write_with(&run.history, |w| trained.history.write_csv(w))?;
+        outputs.write(&run.plot, &plot::render(&trained.history, &run.plot)?)?;
+        outputs.commit()?;
 
         println!(
             "final: train acc {:.4}  test acc {:.4}  ({} iterations in {wall:.2} s)",
@@ -592,8 +686,10 @@ impl Job<'_> {
     }
 }
 
-/// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout.
-struct Progress {
+/// Progress: a bar on stderr (only when it is a terminal) and one line per evaluation on stdout;
+/// asks the loop to stop once a SIGINT or SIGTERM arrived.
+struct Progress<'a> {
+    interrupts: &'a Deferred,
     bar: Option<ProgressBar>,
     epochs: usize,
     start: Instant,
@@ -606,8 +702,8 @@ const REFRESH_EVERY: usize = 100;
 /// Seconds between two refreshes of the bar, at most (for slow runs: numerical gradients).
 const REFRESH_SECONDS: f64 = 0.5;
 
-impl Progress {
-    fn new(terminal: bool) -> Self {
+impl<'a> Progress<'a> {
+    fn new(terminal: bool, interrupts: &'a Deferred) -> Self {
         let bar = terminal.then(|| {
             let style =
                 ProgressStyle::with_template("{bar:30} {pos}/{len} iterations  {msg}  eta {eta}")
@@ -615,6 +711,7 @@ impl Progress {
             ProgressBar::new(0).with_style(style)
         });
         Self {
+            interrupts,
             bar,
             epochs: 0,
             start: Instant::now(),
@@ -623,7 +720,7 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
+impl Observer for Progress<'_> {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
         self.start = Instant::now();
@@ -667,5 +764,13 @@ impl Observer for Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+
+    fn should_stop(&mut self) -> bool {
+        let stop = self.interrupts.received().is_some();
+        if stop && let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        stop
     }
 }

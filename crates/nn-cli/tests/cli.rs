@@ -602,7 +602,8 @@ fn a_deep_network_with_every_chapter_6_option_trains_and_reads_back() {
     assert!(
         stdout.starts_with(
             "network: 1×8×8 → Affine(30) → BatchNorm → Relu → Dropout(0.1) → Affine(30) → \
-             BatchNorm → Relu → Dropout(0.1) → Affine(10)  (Adam(lr 0.01), batch 50)"
+             BatchNorm → Relu → Dropout(0.1) → Affine(10)  (3310 parameters; Adam(lr 0.01), \
+             batch 50)"
         ),
         "{stdout}"
     );
@@ -775,4 +776,252 @@ fn real_mnist_deep_network_of_chapter_6_reaches_097() {
     let out = query("eval", &data, &model).assert().success();
     let eval = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert_eq!(number_after(&eval, "test acc"), trained, "{eval}");
+}
+
+#[test]
+fn runs_too_long_too_large_or_too_fine_for_f32_are_refused_before_training() {
+    let (dir, data) = synthetic();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--iters", "18446744073709551615"], "at most 100000000"),
+        (&["--lr", "1e-50"], "too small for f32"),
+        (
+            &["--hidden", "1000000"],
+            "more than the 50000000 nn-cli trains",
+        ),
+        (
+            &[
+                "--hidden",
+                "1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000,1000",
+            ],
+            "parameters",
+        ),
+        (&["--threads", "100000"], "more than makes sense"),
+    ];
+    for (flags, expected) in cases {
+        train(dir.path(), &data, flags).assert().failure().stderr(
+            predicate::str::contains(expected)
+                .and(predicate::str::contains(flags[0]))
+                .and(predicate::str::contains("panicked").not()),
+        );
+    }
+    assert!(!dir.path().join("params.ron").exists());
+}
+
+#[test]
+fn a_run_that_makes_the_loss_worse_writes_nothing() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &["--lr", "100"])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("made the loss worse").and(predicate::str::contains("--lr")),
+        );
+    for file in ["params.ron", "history.csv", "plot.svg"] {
+        assert!(!dir.path().join(file).exists(), "{file} was written");
+    }
+}
+
+#[test]
+fn predict_and_eval_refuse_what_they_cannot_do_instead_of_clamping() {
+    let (dir, data) = synthetic();
+    train(dir.path(), &data, &[]).assert().success();
+    let model = dir.path().join("params.ron");
+    query("predict", &data, &model)
+        .args(["-n", "1000000"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "-n/--count 1000000 is more than the 200 test images",
+        ));
+    nn_cli()
+        .args(["predict", "--top", "11", "--image"])
+        .arg(dir.path().join("digit.png"))
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "--top 11 is invalid: there are 10 classes",
+        ));
+    // An empty test set is an error, not "0/0".
+    let empty = dir.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    let (images, labels) = synthetic_split(0, 1);
+    idx::write_images(&empty.join("t10k-images-idx3-ubyte"), &images).unwrap();
+    idx::write_labels(&empty.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    query("eval", &empty, &model)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("holds no image"));
+}
+
+#[test]
+fn a_run_whose_outputs_cannot_all_be_written_replaces_none() {
+    let (dir, data) = synthetic();
+    let out = dir.path().join("o/q.ron");
+    fs::create_dir_all(dir.path().join("o")).unwrap();
+    fs::write(&out, "old model").unwrap();
+    // The history cannot be written (/proc refuses new files): the model is not replaced.
+    nn_cli()
+        .args(["train", "--iters", "20", "--batch-size", "50", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args(["--history", "/proc/h.csv", "--plot"])
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("/proc/h.csv").and(predicate::str::contains("panicked").not()),
+        );
+    assert_eq!(fs::read_to_string(&out).unwrap(), "old model");
+    assert!(!dir.path().join("plot.svg").exists());
+    assert_eq!(
+        fs::read_dir(dir.path().join("o")).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn outputs_that_would_overwrite_the_data_or_each_other_are_refused_before_training() {
+    let (dir, data) = synthetic();
+    let labels = data.join("t10k-labels-idx1-ubyte");
+    let before = fs::read(&labels).unwrap();
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&labels)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--out").and(predicate::str::contains("--data")));
+    assert_eq!(fs::read(&labels).unwrap(), before);
+    let same = dir.path().join("x");
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&same)
+        .arg("--history")
+        .arg(&same)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--history").and(predicate::str::contains("--out")));
+    assert!(!same.exists());
+    nn_cli()
+        .args(["train", "--data"])
+        .arg(&data)
+        .args(["--plot", "plot.png"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("must end in .svg"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_model_file_is_written_through_its_link() {
+    let (dir, data) = synthetic();
+    let target = dir.path().join("models/real.ron");
+    fs::create_dir_all(dir.path().join("models")).unwrap();
+    fs::write(&target, "old").unwrap();
+    let link = dir.path().join("params.ron");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    train(dir.path(), &data, &[]).assert().success();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(&target)
+            .unwrap()
+            .contains("format_version: 2")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let (dir, data) = synthetic();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"))
+        .args([
+            "train",
+            "--iters",
+            "100000000",
+            "--batch-size",
+            "50",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training runs (the first evaluation is printed), then press Ctrl-C.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("epoch") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "train ended early"
+        );
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT (Ctrl-C) after iteration")
+            && stderr.contains("not written"),
+        "{stderr}"
+    );
+    let mut left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["mnist"], "nothing written, no temporary file");
+}
+
+#[test]
+fn real_mnist_a_learning_rate_of_1e30_is_refused_after_training_instead_of_saved() {
+    let Some(data) = real_mnist() else {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+        return;
+    };
+    // The issue's case: the book's sigmoid net with --lr 1e30 ended at 0.60 accuracy and was
+    // saved. The loss goes from ln 10 to about 1e30.
+    let dir = tempfile::tempdir().unwrap();
+    nn_cli()
+        .args(["train", "--lr", "1e30", "--iters", "600", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("params.ron"))
+        .arg("--history")
+        .arg(dir.path().join("history.csv"))
+        .arg("--plot")
+        .arg(dir.path().join("plot.svg"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "training made the loss worse: from 2.30",
+        ));
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -72,7 +72,7 @@ pub use model::{Model, Parameters, count_matches};
 pub use model_file::{FORMAT_VERSION, ModelError, ModelFile};
 pub use pixels::normalize_pixels;
 pub use sequential::Sequential;
-pub use spec::{LayerSpec, MultiLayerNetConfig, NetSpec, Shape, SpecError};
+pub use spec::{LayerSpec, MultiLayerNetConfig, NamedShape, NetSpec, Shape, SpecError};
 pub use targets::Targets;
 pub use two_layer_net::{
     Activation, ConfigError, Gradients, NetConfig, Params, ParseActivationError, TwoLayerNet,

@@ -16,15 +16,16 @@
 //! Version 1 (the two-layer network's `config`, `W1 b1 W2 b2`) still loads, as the equivalent
 //! stack. Matrices are stored row by row, as the book prints them. Loading checks everything and
 //! names the first problem: an unknown field, a missing or extra parameter, a wrong shape, a
-//! value count that does not match the shape, a non-finite value, an unknown version. Saving is
-//! atomic: the file is written next to its destination under a temporary name, then renamed.
+//! value count that does not match the shape, a non-finite value, an unknown version, a spec
+//! that declares more parameters than the file holds (so a small file cannot make the loader
+//! allocate gigabytes). Saving is atomic: the file is written next to its destination under a
+//! temporary name, then renamed.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use atomic_write_file::AtomicWriteFile;
 use serde::{Deserialize, Serialize};
 
 use crate::layers::Name;
@@ -46,13 +47,13 @@ pub enum ModelError {
         /// The I/O error.
         error: io::Error,
     },
-    /// The file could not be written.
+    /// The file could not be written (nothing was replaced).
     #[error("cannot write model file {}: {error}", path.display())]
     Write {
         /// The destination.
         path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
+        /// What went wrong.
+        error: safe_write::Error,
     },
     /// The file is unreadable as a model; wraps the problem found in its contents.
     #[error("model file {}: {error}", path.display())]
@@ -376,15 +377,16 @@ impl<T: Float> ModelFile<T> {
         })
     }
 
-    /// Writes the model atomically: to a temporary file in the same folder, then renamed to
-    /// `path`, so a reader never sees half a model.
+    /// Writes the model atomically with the `safe-write` crate: to a temporary file in the same
+    /// folder, then renamed to `path` (through a symbolic link to its target, never over a
+    /// folder or a device), so a reader never sees half a model.
     ///
     /// # Errors
     /// [`ModelError::Write`] naming the file if it cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
         let path = path.as_ref();
         let text = self.to_ron()?;
-        write_atomically(path, text.as_bytes()).map_err(|error| ModelError::Write {
+        safe_write::write(path, text.as_bytes()).map_err(|error| ModelError::Write {
             path: path.to_owned(),
             error,
         })
@@ -398,14 +400,16 @@ fn assemble<T: Float>(
     params: Vec<(String, Matrix<T>)>,
     state: Vec<(String, Matrix<T>)>,
 ) -> Result<Sequential<T>, ModelError> {
-    let mut net = Sequential::new(spec, 0)?;
-    let spec_text = net.spec().to_string();
-    let mut expected = Vec::new();
-    net.visit_params(&mut |p| expected.push((p.name, p.value.shape())));
-    let mut expected_state = Vec::new();
-    net.visit_state(&mut |s| expected_state.push((s.name, s.value.shape())));
+    // The names and shapes come from the spec alone: checked before the network is allocated,
+    // so a file can only make us build a network whose values it holds.
+    let spec_text = spec.to_string();
+    let (expected, expected_state): (Vec<_>, Vec<_>) = spec
+        .matrices()?
+        .into_iter()
+        .partition(|(name, _)| name.kind.is_trained());
     check_names(&expected, &params, &spec_text)?;
     check_names(&expected_state, &state, &spec_text)?;
+    let mut net = Sequential::new(spec, 0)?;
     let mut params = params.into_iter();
     net.visit_params(&mut |p| *p.value = params.next().expect("checked").1);
     let mut state = state.into_iter();
@@ -449,13 +453,4 @@ fn check_names<T: Float>(
         }
     }
     Ok(())
-}
-
-/// Writes `bytes` to a fresh temporary file next to `path`, syncs it, and renames it to `path`
-/// (the `atomic-write-file` crate); on error the temporary file is removed and an older `path`
-/// is left as it was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = AtomicWriteFile::open(path)?;
-    file.write_all(bytes)?;
-    file.commit()
 }

@@ -20,6 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::im2col::{Geometry, Window};
+use crate::layers::{Kind, Name};
 use crate::{Activation, Init};
 
 /// The shape of one sample: `channels × height × width` values, stored in that order (the
@@ -175,6 +176,38 @@ impl fmt::Display for LayerSpec {
 }
 
 impl LayerSpec {
+    /// The matrices this layer holds for an input of shape `input`, in the order it visits
+    /// them: its parameters (weights and bias; batch norm's `gamma` and `beta`), then its state
+    /// (batch norm's running mean and variance), each with its shape. `None` if a size
+    /// overflows.
+    pub fn matrices(&self, input: Shape) -> Option<Vec<(Kind, (usize, usize))>> {
+        Some(match *self {
+            LayerSpec::Affine { out } => {
+                let inputs = input.len()?;
+                inputs.checked_mul(out)?;
+                vec![(Kind::Weight, (inputs, out)), (Kind::Bias, (out, 1))]
+            }
+            LayerSpec::BatchNorm => {
+                let d = input.len()?;
+                [Kind::Gamma, Kind::Beta, Kind::RunningMean, Kind::RunningVar]
+                    .map(|kind| (kind, (d, 1)))
+                    .to_vec()
+            }
+            LayerSpec::Convolution { filters, size, .. } => {
+                let fan_in = input.channels.checked_mul(size)?.checked_mul(size)?;
+                fan_in.checked_mul(filters)?;
+                vec![
+                    (Kind::Weight, (filters, fan_in)),
+                    (Kind::Bias, (filters, 1)),
+                ]
+            }
+            LayerSpec::Relu
+            | LayerSpec::Sigmoid
+            | LayerSpec::Dropout { .. }
+            | LayerSpec::Pooling { .. } => Vec::new(),
+        })
+    }
+
     /// The shape of this layer's output for an input of shape `input`, or why the layer cannot
     /// take it.
     pub fn output_shape(&self, input: Shape) -> Result<Shape, String> {
@@ -245,6 +278,9 @@ impl LayerSpec {
         }
     }
 }
+
+/// A matrix of a network: its name (`W1`, `gamma2`, `running_mean1`…) and its shape.
+pub type NamedShape = (Name, (usize, usize));
 
 /// A network as data: the shape of its input samples, its layers in order (a softmax with the
 /// cross-entropy loss always follows the last one, whose outputs are the class scores), how its
@@ -431,6 +467,61 @@ impl NetSpec {
             init: Init::He,
             weight_decay: 0.0,
         }
+    }
+
+    /// Every matrix of the network, named as the book numbers them (`W1 b1 gamma1 beta1
+    /// running_mean1 running_var1 W2 …`), with its shape, in the order the network visits
+    /// them; computed from the spec alone, without allocating the network. Parameters have a
+    /// [`Kind`] that [`is_trained`](Kind::is_trained); the others are state.
+    ///
+    /// # Errors
+    /// The spec's first problem (see [`check`](Self::check)).
+    pub fn matrices(&self) -> Result<Vec<NamedShape>, SpecError> {
+        let shapes = self.check()?;
+        let inputs = std::iter::once(self.input).chain(shapes);
+        let (mut weights, mut batch_norms) = (0, 0);
+        let mut all = Vec::new();
+        for (position, (layer, input)) in self.layers.iter().zip(inputs).enumerate() {
+            let matrices = layer.matrices(input).ok_or_else(|| SpecError::Layer {
+                position: position + 1,
+                layer: layer.to_string(),
+                input,
+                reason: "its parameters are too many to count".into(),
+            })?;
+            let kinds: Vec<Kind> = matrices.iter().map(|&(kind, _)| kind).collect();
+            let number = if kinds.contains(&Kind::Weight) {
+                weights += 1;
+                weights
+            } else {
+                batch_norms += usize::from(kinds.contains(&Kind::Gamma));
+                batch_norms
+            };
+            all.extend(
+                matrices
+                    .into_iter()
+                    .map(|(kind, shape)| (Name::of(kind).numbered(number), shape)),
+            );
+        }
+        Ok(all)
+    }
+
+    /// How many values the network trains.
+    ///
+    /// # Errors
+    /// The spec's first problem (see [`check`](Self::check)), or a count beyond `usize`.
+    ///
+    /// ```
+    /// use nn_core::NetConfig;
+    /// assert_eq!(NetConfig::default().spec().param_count(), Ok(784 * 50 + 50 + 50 * 10 + 10));
+    /// ```
+    pub fn param_count(&self) -> Result<usize, SpecError> {
+        self.matrices()?
+            .iter()
+            .filter(|(name, _)| name.kind.is_trained())
+            .try_fold(0usize, |total, &(_, (rows, cols))| {
+                total.checked_add(rows.checked_mul(cols)?)
+            })
+            .ok_or(SpecError::Input(self.input))
     }
 
     /// The number of values of each output (the classes), if the spec is valid.

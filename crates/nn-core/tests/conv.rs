@@ -729,3 +729,51 @@ fn a_large_batch_split_in_halves_computes_what_each_sample_alone_gives() {
     }
     assert_eq!(conv.dw, dw_sum); // integers: the sums are exact in any order
 }
+
+/// The spec alone names and sizes the CNNs' matrices as the book's `params` dicts do, and
+/// counts their parameters: SimpleConvNet 30·25 + 30 + 4320·100 + 100 + 100·10 + 10, DeepConvNet
+/// the six 3×3 convolutions (16, 16, 32, 32, 64, 64 filters), 1024·50 + 50 and 50·10 + 10.
+#[test]
+fn the_specs_name_and_count_the_cnn_parameters_as_the_book() {
+    let mnist = Shape::new(1, 28, 28);
+    let simple = NetSpec::simple_conv_net(mnist, 10);
+    let named: Vec<(String, (usize, usize))> = simple
+        .matrices()
+        .unwrap()
+        .into_iter()
+        .map(|(name, shape)| (name.to_string(), shape))
+        .collect();
+    let expected = [
+        ("W1", (30, 25)),
+        ("b1", (30, 1)),
+        ("W2", (4320, 100)),
+        ("b2", (100, 1)),
+        ("W3", (100, 10)),
+        ("b3", (10, 1)),
+    ];
+    let expected: Vec<(String, (usize, usize))> =
+        expected.iter().map(|&(n, s)| (n.to_string(), s)).collect();
+    assert_eq!(named, expected);
+    assert_eq!(
+        simple.param_count(),
+        Ok(30 * 25 + 30 + 4320 * 100 + 100 + 100 * 10 + 10)
+    );
+    let deep = NetSpec::deep_conv_net(mnist, 10);
+    let convs = [(16, 1), (16, 16), (32, 16), (32, 32), (64, 32), (64, 64)];
+    let conv_params: usize = convs.iter().map(|&(f, c)| f * c * 9 + f).sum();
+    assert_eq!(
+        deep.param_count(),
+        Ok(conv_params + 1024 * 50 + 50 + 50 * 10 + 10)
+    );
+    let deep_names: Vec<String> = deep
+        .matrices()
+        .unwrap()
+        .iter()
+        .map(|(name, shape)| format!("{name}{shape:?}"))
+        .collect();
+    assert_eq!(deep_names[0], "W1(16, 9)");
+    assert_eq!(deep_names[6], "W4(32, 288)");
+    assert_eq!(deep_names[7], "b4(32, 1)");
+    assert_eq!(deep_names[14], "W8(50, 10)");
+    assert_eq!(deep_names.len(), 16);
+}

@@ -147,6 +147,17 @@ fn a_shape_that_does_not_match_the_spec_is_named() {
 }
 
 #[test]
+fn a_huge_declared_network_is_refused_before_anything_is_allocated() {
+    // 3 × 10⁹ weights (12 GB) declared by a file of a few hundred bytes: the names and shapes
+    // come from the spec alone and are checked before the network is built.
+    assert_rejected(
+        &small_model_text(),
+        |t| t.replacen("out: 2,", "out: 1000000000,", 1),
+        &["W1", "3x2", "3x1000000000"],
+    );
+}
+
+#[test]
 fn missing_or_extra_parameters_are_named() {
     assert_rejected(
         &small_model_text(),

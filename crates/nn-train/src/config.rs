@@ -21,6 +21,10 @@ pub enum GradientMethod {
     Numerical,
 }
 
+/// The most iterations a run may have: ten thousand times the book's run. Longer runs are
+/// refused rather than left to grow their history for days.
+pub const MAX_ITERS: usize = 100_000_000;
+
 /// How long a run lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Length {
@@ -90,6 +94,16 @@ pub enum ConfigError {
     /// The run has no iteration.
     #[error("a run of 0 {0} is invalid: train for at least 1 (--iters or --epochs)")]
     ZeroLength(&'static str),
+    /// More than [`MAX_ITERS`] iterations.
+    #[error("{0} iterations is too many: a run may have at most {MAX_ITERS} (--iters or --epochs)")]
+    TooLong(usize),
+    /// The learning rate is a positive number that rounds to zero or loses its precision in
+    /// `f32`, in which training runs.
+    #[error(
+        "learning rate {0:e} is too small for f32 arithmetic (it rounds to {rounded:e}): use at least 1e-30 (--lr)",
+        rounded = *.0 as f32
+    )]
+    LearningRateUnderflow(f64),
     /// `eval_samples` is `Some(0)`.
     #[error(
         "evaluating on 0 samples is invalid: use at least 1, or leave it out to use every sample (--eval-samples)"
@@ -109,12 +123,17 @@ impl TrainConfig {
         match self.length {
             Length::Iters(0) => return Err(ConfigError::ZeroLength("iterations")),
             Length::Epochs(0) => return Err(ConfigError::ZeroLength("epochs")),
+            Length::Iters(iters) if iters > MAX_ITERS => return Err(ConfigError::TooLong(iters)),
             _ => {}
         }
         if self.eval_samples == Some(0) {
             return Err(ConfigError::ZeroEvalSamples);
         }
         self.optimizer.check()?;
+        let lr = self.optimizer.lr();
+        if !(lr as f32).is_normal() || lr < 1e-30 {
+            return Err(ConfigError::LearningRateUnderflow(lr));
+        }
         Ok(CheckedConfig { config: self })
     }
 }
@@ -203,6 +222,14 @@ mod tests {
             (
                 with(|c| c.optimizer = OptimizerSpec::Sgd { lr: -0.1 }),
                 ConfigError::Optimizer(OptimizerError::LearningRate(-0.1)),
+            ),
+            (
+                with(|c| c.optimizer = OptimizerSpec::Sgd { lr: 1e-50 }),
+                ConfigError::LearningRateUnderflow(1e-50),
+            ),
+            (
+                with(|c| c.length = Length::Iters(usize::MAX)),
+                ConfigError::TooLong(usize::MAX),
             ),
         ];
         for (config, expected) in cases {

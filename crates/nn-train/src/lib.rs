@@ -64,7 +64,7 @@ pub mod optimizer;
 mod parallel;
 mod trainer;
 
-pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, TrainConfig};
+pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, MAX_ITERS, TrainConfig};
 pub use dataset::Dataset;
 pub use evaluation::{EVAL_CHUNK, Evaluator};
 pub use history::{Evaluation, History};

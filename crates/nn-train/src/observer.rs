@@ -26,6 +26,11 @@ pub trait Observer {
     fn on_evaluation(&mut self, _evaluation: &Evaluation) {}
     /// Called once, after the final evaluation.
     fn on_finish(&mut self, _history: &History) {}
+    /// Asked after every iteration: `true` stops the run (with
+    /// [`TrainError::Stopped`](crate::TrainError::Stopped)), e.g. on Ctrl-C. Keep it cheap.
+    fn should_stop(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.

@@ -7,7 +7,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::batch::Batch;
-use crate::config::{CheckedConfig, GradientMethod};
+use crate::config::{CheckedConfig, ConfigError, GradientMethod, MAX_ITERS};
 use crate::dataset::Dataset;
 use crate::evaluation;
 use crate::history::History;
@@ -16,6 +16,9 @@ use crate::observer::Observer;
 /// Why a run could not start or did not finish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TrainError {
+    /// The config does not fit the data (a number of epochs that makes too many iterations).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The train and test datasets do not describe the same problem.
     #[error(
         "the training data has {train_inputs} inputs and {train_classes} classes but the test data \
@@ -60,6 +63,12 @@ pub enum TrainError {
     /// The test split holds no sample, so accuracy cannot be measured.
     #[error("the test data is empty: accuracy needs at least one test sample")]
     EmptyTest,
+    /// The observer asked to stop (see [`Observer::should_stop`]).
+    #[error("training stopped after iteration {iteration}, as asked")]
+    Stopped {
+        /// The last iteration that ran.
+        iteration: usize,
+    },
     /// The loss became NaN or infinite.
     #[error(
         "training diverged at iteration {iteration}: the loss is {loss}; \
@@ -113,6 +122,9 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
     check_data(config, &network, train_data, test_data)?;
     let settings = config.config();
     let schedule = config.schedule(train_data.len());
+    if schedule.iters > MAX_ITERS {
+        return Err(ConfigError::TooLong(schedule.iters).into());
+    }
     let (train_size, batch_size) = (train_data.len(), settings.batch_size);
     let iter_per_epoch = schedule.iter_per_epoch;
     let mut optimizer = settings.optimizer.build::<f32>();
@@ -156,6 +168,10 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
             history.elapsed_s.push(start.elapsed().as_secs_f64());
             observer.on_iteration(i, loss);
             evaluations.poll(&mut history, observer);
+            if observer.should_stop() {
+                evaluations.finish(&mut history, observer);
+                return Err(TrainError::Stopped { iteration: i });
+            }
 
             // if i % iter_per_epoch == 0: train_acc = network.accuracy(x_train, t_train) ...
             let last = i + 1 == schedule.iters;
