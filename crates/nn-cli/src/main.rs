@@ -7,12 +7,16 @@
 //! nn-cli predict               # the first 10 test images: `7 == 7: o`
 //! nn-cli predict --image 3.png --ascii
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
+//! nn-cli eval --misclassified data/misclassified.svg   # and the first 20 errors, drawn
+//! nn-cli filters --model data/simple.ron              # a CNN's first-layer filters (SVG)
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! ```
 
 mod data;
 mod eval;
+mod figures;
 mod files;
+mod filters;
 mod gradcheck;
 mod image;
 mod import;
@@ -49,6 +53,8 @@ enum Command {
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
     /// mean difference exceeds 1e-6.
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Draw the first convolution's filters of a CNN model before and after training (SVG).
+    Filters(filters::FiltersArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +64,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Import(args) => import::run(args),
+        Command::Filters(args) => filters::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -421,3 +421,198 @@ fn real_mnist_simple_conv_net_learns_in_a_few_hundred_iterations() {
         "after 200 iterations of Adam the CNN passes 90 %: {out}"
     );
 }
+
+/// The `(index, label, prediction)` of every test image the model at `model` gets wrong,
+/// computed here through the library (not the CLI): pixels / 255, the largest score wins.
+fn errors_of(model: &Path, images: &Images, labels: &[u8]) -> Vec<(usize, u8, usize)> {
+    use nn_core::{Model, ModelFile};
+    let mut net = ModelFile::<f32>::load(model).unwrap().net;
+    let inputs = images.rows() * images.cols();
+    let x = nn_core::Matrix::<f32>::from_iterator(
+        inputs,
+        labels.len(),
+        (0..labels.len()).flat_map(|k| images.image(k).iter().map(|&p| f32::from(p) / 255.0)),
+    );
+    let scores = net.predict(&x);
+    (0..labels.len())
+        .filter_map(|k| {
+            let column = scores.column(k);
+            let best = (0..column.len())
+                .max_by(|&a, &b| column[a].total_cmp(&column[b]).then(b.cmp(&a)))
+                .unwrap();
+            (best != usize::from(labels[k])).then_some((k, labels[k], best))
+        })
+        .collect()
+}
+
+/// The gray levels of tile `n` of a figure, by pixel index (absent pixels are white, 0).
+fn tile_levels(svg: &str, n: usize, pixels: usize) -> Vec<u8> {
+    let tile = svg.split(r#"<g class="tile">"#).nth(n + 1).unwrap();
+    let tile = &tile[..tile.find("</g>").unwrap()];
+    let mut levels = vec![0; pixels];
+    for rect in tile.split("<rect").filter(|r| r.contains(r#"class="px""#)) {
+        let attr = |name: &str| {
+            let start = rect.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            &rect[start..start + rect[start..].find('"').unwrap()]
+        };
+        let i: usize = attr("data-i").parse().unwrap();
+        let fill = attr("fill");
+        let gray: u8 = fill[4..fill.find(',').unwrap()].parse().unwrap();
+        levels[i] = 255 - gray;
+    }
+    levels
+}
+
+#[test]
+fn eval_lists_and_draws_the_first_twenty_misclassified_test_images() {
+    let (dir, data) = synthetic();
+    // A few iterations: a network that still gets many images wrong.
+    train(
+        dir.path(),
+        &data,
+        &[
+            "--net",
+            "simple-convnet",
+            "--iters",
+            "4",
+            "--batch-size",
+            "20",
+        ],
+    )
+    .assert()
+    .success();
+    let model = dir.path().join("params.ron");
+    let figure = dir.path().join("figures/misclassified.svg");
+    let out = stdout_of(
+        nn_cli()
+            .arg("eval")
+            .arg("--data")
+            .arg(&data)
+            .arg("--model")
+            .arg(&model)
+            .arg("--misclassified")
+            .arg(&figure),
+    );
+    let (images, labels) = synthetic_split(200, 2);
+    let errors = errors_of(&model, &images, &labels);
+    assert!(
+        errors.len() > 20,
+        "the test needs a network that errs: {out}"
+    );
+    let listed: Vec<(usize, u8, usize)> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("the first 20 misclassified"))
+        .skip(1)
+        .take_while(|l| l.contains("->"))
+        .map(|l| {
+            let (k, rest) = l.trim().split_once(": ").unwrap();
+            let (label, prediction) = rest.split_once(" -> ").unwrap();
+            (
+                k.parse().unwrap(),
+                label.parse().unwrap(),
+                prediction.parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, errors[..20], "{out}");
+    let correct = 200 - errors.len();
+    assert!(out.contains(&format!("({correct}/200)")), "{out}");
+    let svg = fs::read_to_string(&figure).unwrap();
+    assert_eq!(svg.matches(r#"<g class="tile">"#).count(), 20);
+    for (n, &(k, label, prediction)) in errors[..20].iter().enumerate() {
+        assert_eq!(tile_levels(&svg, n, 100), images.image(k), "tile {n}");
+        assert!(svg.contains(&format!(">#{k}: {label} → {prediction}<")));
+    }
+    // The figure must be an SVG file, and not the model.
+    for bad in ["mis.png", "params.ron"] {
+        nn_cli()
+            .arg("eval")
+            .arg("--data")
+            .arg(&data)
+            .arg("--model")
+            .arg(&model)
+            .arg("--misclassified")
+            .arg(dir.path().join(bad))
+            .assert()
+            .failure();
+    }
+}
+
+/// `imshow`'s scaling of one filter to gray levels, written out here: its smallest weight
+/// white (0), its largest black (255).
+fn imshow_levels(weights: &[f32]) -> Vec<u8> {
+    let min = weights.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    weights
+        .iter()
+        .map(|&w| (255.0 * (w - min) / (max - min)).round() as u8)
+        .collect()
+}
+
+#[test]
+fn filters_draws_the_first_layer_before_and_after_training() {
+    let (dir, data) = synthetic();
+    train(
+        dir.path(),
+        &data,
+        &["--net", "simple-convnet", "--iters", "30", "--seed", "7"],
+    )
+    .assert()
+    .success();
+    let model = dir.path().join("params.ron");
+    let figure = dir.path().join("filters.svg");
+    nn_cli()
+        .arg("filters")
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(&figure)
+        .assert()
+        .success();
+    let svg = fs::read_to_string(&figure).unwrap();
+    assert_eq!(
+        svg.matches(r#"<g class="tile">"#).count(),
+        60,
+        "30 before, 30 after"
+    );
+    let spec = nn_core::NetSpec::simple_conv_net(nn_core::Shape::new(1, 10, 10), 10);
+    let initial = nn_core::Sequential::<f32>::new(spec, 7).unwrap().params()[0]
+        .1
+        .clone();
+    let trained = nn_core::ModelFile::<f32>::load(&model)
+        .unwrap()
+        .net
+        .params()[0]
+        .1
+        .clone();
+    assert_eq!(trained.shape(), (30, 25));
+    assert_ne!(initial, trained, "training moved the filters");
+    for f in [0, 17, 29] {
+        let row = |w: &nn_core::Matrix<f32>| -> Vec<f32> { w.row(f).iter().copied().collect() };
+        assert_eq!(
+            tile_levels(&svg, f, 25),
+            imshow_levels(&row(&initial)),
+            "initial {f}"
+        );
+        assert_eq!(
+            tile_levels(&svg, 30 + f, 25),
+            imshow_levels(&row(&trained)),
+            "trained {f}"
+        );
+        assert!(svg.contains(&format!(">initial {}<", f + 1)));
+        assert!(svg.contains(&format!(">trained {}<", f + 1)));
+    }
+    // A network without a convolution has no filters to draw.
+    train(dir.path(), &data, &["--iters", "2"])
+        .assert()
+        .success();
+    nn_cli()
+        .arg("filters")
+        .arg("--model")
+        .arg(&model)
+        .arg("--out")
+        .arg(&figure)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("not a convolution"));
+}
