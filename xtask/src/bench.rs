@@ -6,11 +6,17 @@
 //! memory are measured from outside (see [`measure`]). It prints the medians, the final test
 //! accuracies, the ratios, the achieved GFLOP/s against the peak, and the FLOP lower bound.
 //!
+//! With `--net simple-convnet|deep-convnet` it compares instead a few hundred training
+//! iterations of the book's CNNs with the book's NumPy code and with PyTorch on the CPU (see
+//! [`cnn`]).
+//!
 //! ```text
 //! cargo xtask bench                   # 3 rounds of (nn-cli train, NumPy)
 //! cargo xtask bench --runs 5 --skip-numpy --activation relu
+//! cargo xtask bench --net simple-convnet --iters 300   # nn-cli, NumPy, PyTorch per iteration
 //! ```
 
+mod cnn;
 mod gemm;
 mod measure;
 
@@ -41,6 +47,17 @@ pub struct BenchArgs {
     /// Folder of the four MNIST IDX files [default: data/mnist in the workspace].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The network: mlp (the default training run against the book's NumPy script), or one
+    /// of the book's CNNs, timed per iteration against the book's NumPy code and PyTorch
+    #[arg(long, value_parser = ["mlp", "simple-convnet", "deep-convnet"], default_value = "mlp")]
+    net: String,
+    /// Training iterations of each CNN run [default: 200 for simple-convnet, 60 for
+    /// deep-convnet]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    iters: Option<u32>,
+    /// With a CNN: do not run (or install) the PyTorch reference.
+    #[arg(long)]
+    skip_torch: bool,
     #[command(subcommand)]
     helper: Option<Helper>,
 }
@@ -171,6 +188,20 @@ fn bench(args: &BenchArgs) -> Result<()> {
     let release_xtask = release.join("xtask");
 
     let numpy = !args.skip_numpy && numpy_available()?;
+    if args.net != "mlp" {
+        let torch = !args.skip_torch && cnn::torch_available();
+        return cnn::bench(&cnn::Setup {
+            root: &root,
+            data: &data,
+            nn_cli: &nn_cli,
+            xtask: &release_xtask,
+            net: &args.net,
+            iters: args.iters.unwrap_or_else(|| cnn::default_iters(&args.net)),
+            runs: args.runs,
+            numpy,
+            torch,
+        });
+    }
 
     let reference = root.join("xtask/reference/train_neuralnet.py");
     let mut ours = Vec::new();

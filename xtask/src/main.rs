@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
 //! - `cargo xtask fetch-mnist`: download and verify MNIST (or Fashion-MNIST) into `data/`.
-//! - `cargo xtask bench`: time the default training run against the NumPy reference.
+//! - `cargo xtask bench`: time the default training run against the NumPy reference, or
+//!   (`--net simple-convnet|deep-convnet`) the book's CNNs per iteration against NumPy and PyTorch.
 
 mod bench;
 mod fetch;

@@ -1,16 +1,22 @@
-//! `nn-cli eval`: test accuracy, accuracy per class and the confusion matrix.
+//! `nn-cli eval`: test accuracy, accuracy per class and the confusion matrix; with
+//! `--misclassified FILE.svg`, the first 20 misclassified test images, listed and drawn (the
+//! book's `ch08/misclassified_mnist.py`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
 use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Matrix, Model, functions};
 
-use crate::{data, model};
+use crate::figures::{self, Tile};
+use crate::{data, files, model};
 
 /// Samples classified per batch.
 const CHUNK: usize = 1000;
+
+/// How many misclassified images `--misclassified` lists and draws, as the book's script.
+pub const MISCLASSIFIED_SHOWN: usize = 20;
 
 /// Options of `eval`.
 #[derive(Args, Debug)]
@@ -21,10 +27,22 @@ pub struct EvalArgs {
     /// Folder of the MNIST files
     #[arg(long, default_value = "data/mnist")]
     data: PathBuf,
+    /// Also list the first 20 misclassified test images (index, label, prediction) and draw
+    /// them, captioned `label → prediction`, as a grid in this SVG file
+    #[arg(long, value_name = "FILE.svg")]
+    misclassified: Option<PathBuf>,
 }
 
 /// Runs `eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
+    if let Some(path) = &args.misclassified {
+        check_svg(path)?;
+        files::check_outputs(
+            &args.data,
+            &[("--model", &args.model)],
+            &[("--misclassified", path)],
+        )?;
+    }
     let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
     if test.is_empty() {
         bail!(
@@ -38,6 +56,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
     // confusion[label][prediction]
     let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
+    // (index, label, prediction) of the first misclassified images.
+    let mut misclassified = Vec::new();
     let mut x = Matrix::<f32>::zeros(inputs, 0);
     for start in (0..test.len()).step_by(CHUNK) {
         let range = start..(start + CHUNK).min(test.len());
@@ -50,10 +70,59 @@ pub fn run(args: EvalArgs) -> Result<()> {
             }
         }
         for (prediction, k) in functions::argmax_columns(net.predict(&x)).zip(range) {
-            confusion[usize::from(test.label(k))][prediction] += 1;
+            let label = usize::from(test.label(k));
+            confusion[label][prediction] += 1;
+            if label != prediction && misclassified.len() < MISCLASSIFIED_SHOWN {
+                misclassified.push((k, label, prediction));
+            }
         }
     }
     print!("{}", report(&confusion));
+    if let Some(path) = &args.misclassified {
+        println!(
+            "the first {} misclassified test images (index: label -> prediction):",
+            misclassified.len()
+        );
+        for &(k, label, prediction) in &misclassified {
+            println!("  {k:>5}: {label} -> {prediction}");
+        }
+        let tiles: Vec<Tile<'_>> = misclassified
+            .iter()
+            .map(|&(k, label, prediction)| Tile {
+                levels: test.image(k),
+                caption: format!("#{k}: {label} → {prediction}"),
+            })
+            .collect();
+        let layout = figures::Layout {
+            height: test.rows(),
+            width: test.cols(),
+            pixel: 3,
+            columns: 5,
+        };
+        let svg = figures::grid(
+            "misclassified test images: label → prediction",
+            &tiles,
+            layout,
+        );
+        let mut outputs = files::Outputs::new();
+        outputs.write(path, svg.as_bytes())?;
+        outputs.commit()?;
+        println!("drew them in {}", path.display());
+    }
+    Ok(())
+}
+
+/// Refuses a figure path that does not end in `.svg`.
+pub fn check_svg(path: &Path) -> Result<()> {
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        bail!(
+            "{} does not end in .svg: the figures are drawn as SVG (name the file FILE.svg)",
+            path.display()
+        );
+    }
     Ok(())
 }
 

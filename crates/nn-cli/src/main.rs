@@ -7,6 +7,8 @@
 //! nn-cli predict               # the first 10 test images: `7 == 7: o`
 //! nn-cli predict --image 3.png --ascii
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
+//! nn-cli eval --misclassified data/misclassified.svg   # and the first 20 errors, drawn
+//! nn-cli filters --model data/simple.ron              # a CNN's first-layer filters (SVG)
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
@@ -14,9 +16,12 @@
 mod data;
 mod eval;
 mod experiment;
+mod figures;
 mod files;
+mod filters;
 mod gradcheck;
 mod image;
+mod import;
 mod model;
 mod plot;
 mod predict;
@@ -43,6 +48,9 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
     Eval(eval::EvalArgs),
+    /// Import the book's trained weights (.npz or .pkl of SimpleConvNet or DeepConvNet) into a
+    /// model file.
+    Import(import::ImportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
     /// mean difference exceeds 1e-6.
@@ -50,6 +58,8 @@ enum Command {
     /// Run one of chapter 6's experiments (or all) and draw the book's figure: optimizers,
     /// weight initialisation, batch norm, weight decay, dropout, hyper-parameter search.
     Experiment(experiment::ExperimentArgs),
+    /// Draw the first convolution's filters of a CNN model before and after training (SVG).
+    Filters(filters::FiltersArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +69,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Experiment(args) => experiment::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Filters(args) => filters::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -237,7 +237,7 @@ fn config_file_values_are_used_and_flags_override_them() {
     fs::write(
         &config,
         "(training: (length: Iters(7), seed: 5, optimizer: Momentum(lr: 0.2)), \
-         net: (hidden: [3, 4], batch_norm: true), threads: Some(1))",
+         net: Mlp(hidden: [3, 4], batch_norm: true), threads: Some(1))",
     )
     .unwrap();
     let out = nn_cli()

@@ -175,6 +175,101 @@ pub fn serial<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `a` and `b`, on two threads with [`rayon::join`] (then keeps the pool warm, as a split
+/// product does), or in turn on the calling thread inside [`serial`]. For work that callers cut
+/// in two by its shapes only (a convolution's samples), so that the result does not depend on
+/// which way it runs.
+pub(crate) fn join<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if SERIAL.get() {
+        (a(), b())
+    } else {
+        let both = rayon::join(a, b);
+        keep_pool_warm();
+        both
+    }
+}
+
+/// A column-major matrix stored in a slice, or its transpose: an operand of [`gemm_slices`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SliceMatrix<'a, T> {
+    /// The values, column by column (`rows` values each).
+    pub(crate) data: &'a [T],
+    /// Rows of the stored matrix.
+    pub(crate) rows: usize,
+    /// Columns of the stored matrix.
+    pub(crate) cols: usize,
+    /// Whether the product uses it as stored or transposed.
+    pub(crate) op: Op,
+}
+
+impl<'a, T: Float> SliceMatrix<'a, T> {
+    /// The `rows × cols` matrix stored column by column in `data` (exactly `rows·cols` values).
+    pub(crate) fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "a {rows}x{cols} matrix");
+        SliceMatrix {
+            data,
+            rows,
+            cols,
+            op: Op::N,
+        }
+    }
+
+    /// Its transpose (nothing is copied).
+    pub(crate) fn t(self) -> Self {
+        let op = match self.op {
+            Op::N => Op::T,
+            Op::T => Op::N,
+        };
+        SliceMatrix { op, ..self }
+    }
+
+    fn strided(self) -> Strided<'a, T> {
+        let (r, c) = (self.rows, self.cols);
+        let (rows, cols, rs, cs) = match self.op {
+            Op::N => (r, c, 1, r),
+            Op::T => (c, r, r, 1),
+        };
+        Strided {
+            data: self.data,
+            rows,
+            cols,
+            rs,
+            cs,
+        }
+    }
+}
+
+/// `C ← α·op(A)·op(B) + β·C` on the calling thread, for `C` of shape `(m, n)` stored column by
+/// column in `c`: one call of the kernel, never cut in two. For products on parts of matrices
+/// (a convolution's per-sample products), whose callers choose how to share them out.
+///
+/// # Panics
+/// If the shapes do not match.
+pub(crate) fn gemm_slices<T: Float>(
+    alpha: T,
+    a: SliceMatrix<'_, T>,
+    b: SliceMatrix<'_, T>,
+    beta: T,
+    c: &mut [T],
+    m: usize,
+    n: usize,
+) {
+    let (a, b) = (a.strided(), b.strided());
+    assert!(
+        a.rows == m && b.cols == n && a.cols == b.rows && c.len() == m * n,
+        "gemm: op(A) is {}x{}, op(B) {}x{}, C {m}x{n} in {} values",
+        a.rows,
+        a.cols,
+        b.rows,
+        b.cols,
+        c.len()
+    );
+    kernel(alpha, a, b, beta, c, m);
+}
+
 /// Whether the two halves of a large product may run on two threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Threads {

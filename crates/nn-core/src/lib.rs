@@ -56,6 +56,7 @@
 mod float;
 pub mod functions;
 pub mod gradient;
+pub mod im2col;
 mod init;
 pub mod integrate;
 pub mod layers;

@@ -1,6 +1,7 @@
 //! A network of any shape: the layers of a [`NetSpec`], in order, then `SoftmaxWithLoss`.
 //!
-//! This is the book's `MultiLayerNet` and `MultiLayerNetExtend` (chapter 6) made general: their
+//! This is the book's `MultiLayerNet` and `MultiLayerNetExtend` (chapter 6), `SimpleConvNet`
+//! (chapter 7) and `DeepConvNet` (chapter 8) made general: their
 //! `layers` `OrderedDict`, their `predict`, `loss` (with weight decay), `accuracy`, `gradient`
 //! and `numerical_gradient`, for whatever layers the spec lists.
 
@@ -10,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::gradient::numerical_gradient;
 use crate::init::gaussian;
 use crate::layers::{
-    Affine, BatchNorm, Dropout, Kind, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, State,
-    visit_numbered, visit_state_numbered,
+    Affine, BatchNorm, Convolution, Dropout, Kind, Layer, Param, Pooling, Relu, Sigmoid,
+    SoftmaxWithLoss, State, visit_numbered, visit_state_numbered,
 };
 use crate::spec::{LayerSpec, NetSpec, SpecError};
 use crate::{Float, Matrix, Model, Parameters, Targets};
@@ -24,6 +25,8 @@ enum Node<T: Float> {
     Sigmoid(Sigmoid<T>),
     BatchNorm(Box<BatchNorm<T>>),
     Dropout(Dropout<T>),
+    Convolution(Box<Convolution<T>>),
+    Pooling(Box<Pooling<T>>),
 }
 
 impl<T: Float> Node<T> {
@@ -35,6 +38,21 @@ impl<T: Float> Node<T> {
             Node::Sigmoid(l) => l,
             Node::BatchNorm(l) => l.as_mut(),
             Node::Dropout(l) => l,
+            Node::Convolution(l) => l.as_mut(),
+            Node::Pooling(l) => l.as_mut(),
+        }
+    }
+
+    /// The output of the layer's last forward pass.
+    fn output(&self) -> &Matrix<T> {
+        match self {
+            Node::Affine(l) => l.output(),
+            Node::Relu(l) => l.output(),
+            Node::Sigmoid(l) => l.output(),
+            Node::BatchNorm(l) => l.output(),
+            Node::Dropout(l) => l.output(),
+            Node::Convolution(l) => l.output(),
+            Node::Pooling(l) => l.output(),
         }
     }
 
@@ -46,6 +64,8 @@ impl<T: Float> Node<T> {
             Node::Sigmoid(_) => Node::Sigmoid(Sigmoid::new()),
             Node::BatchNorm(l) => Node::BatchNorm(Box::new(l.snapshot())),
             Node::Dropout(l) => Node::Dropout(l.snapshot()),
+            Node::Convolution(l) => Node::Convolution(Box::new(l.snapshot())),
+            Node::Pooling(l) => Node::Pooling(Box::new(l.snapshot())),
         }
     }
 
@@ -54,14 +74,17 @@ impl<T: Float> Node<T> {
         match self {
             Node::Affine(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
             Node::BatchNorm(l) => vec![(&mut l.gamma, &mut l.dgamma), (&mut l.beta, &mut l.dbeta)],
-            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => Vec::new(),
+            Node::Convolution(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => Vec::new(),
         }
     }
 
     /// `dW += λ·W` (weights only).
     fn add_weight_decay(&mut self, lambda: T) {
-        if let Node::Affine(l) = self {
-            l.dw.zip_apply(&l.w, |g, w| *g += lambda * w);
+        match self {
+            Node::Affine(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
+            Node::Convolution(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
+            _ => {}
         }
     }
 
@@ -69,9 +92,9 @@ impl<T: Float> Node<T> {
     /// `W1`, `W2`…, batch-norm layers `gamma1`, `gamma2`…
     fn numbering(&self) -> Option<Numbering> {
         match self {
-            Node::Affine(_) => Some(Numbering::Weights),
+            Node::Affine(_) | Node::Convolution(_) => Some(Numbering::Weights),
             Node::BatchNorm(_) => Some(Numbering::BatchNorm),
-            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) => None,
+            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => None,
         }
     }
 }
@@ -130,6 +153,12 @@ impl<T: Float> Sequential<T> {
     /// # Errors
     /// The first problem of the spec (see [`NetSpec::check`]).
     pub fn new(spec: NetSpec, seed: u64) -> Result<Self, SpecError> {
+        Self::build(spec, seed, true)
+    }
+
+    /// Builds the network; with `fuse`, each convolution followed by ReLU (and max pooling) is
+    /// one fused layer (see [`Convolution`]), which computes the same bits.
+    pub(crate) fn build(spec: NetSpec, seed: u64, fuse: bool) -> Result<Self, SpecError> {
         let shapes = spec.check()?;
         // Weights from stream 0 of the seed's generator (as TwoLayerNet), dropout seeds from
         // stream 2 (nn-train draws minibatches from stream 1).
@@ -138,8 +167,15 @@ impl<T: Float> Sequential<T> {
         dropout_seeds.set_stream(2);
         let mut layers = Vec::with_capacity(spec.layers.len());
         let mut input = spec.input;
-        for (layer, &output) in spec.layers.iter().zip(&shapes) {
+        let mut skip = 0;
+        for (i, (layer, &output)) in spec.layers.iter().zip(&shapes).enumerate() {
             let inputs = input.len().expect("checked by NetSpec::check");
+            if skip > 0 {
+                // A layer fused into the convolution before it.
+                skip -= 1;
+                input = output;
+                continue;
+            }
             layers.push(match *layer {
                 LayerSpec::Affine { out } => {
                     let w = gaussian(inputs, out, spec.init.std(inputs), &mut rng);
@@ -150,6 +186,29 @@ impl<T: Float> Sequential<T> {
                 LayerSpec::BatchNorm => Node::BatchNorm(Box::new(BatchNorm::new(inputs))),
                 LayerSpec::Dropout { ratio } => {
                     Node::Dropout(Dropout::new(ratio, dropout_seeds.random()))
+                }
+                LayerSpec::Convolution { filters, .. } => {
+                    let window = layer.window().expect("a convolution has a window");
+                    // One filter per row, in C, FH, FW order: NumPy's randn(FN, C, FH, FW).
+                    let fan_in = input.channels * window.height * window.width;
+                    let w = gaussian(filters, fan_in, spec.init.std(fan_in), &mut rng);
+                    let b = Matrix::zeros(filters, 1);
+                    let mut conv =
+                        Convolution::new(w, b, input, window).expect("checked by NetSpec::check");
+                    if fuse && spec.layers.get(i + 1) == Some(&LayerSpec::Relu) {
+                        let pool = match spec.layers.get(i + 2) {
+                            Some(pool @ LayerSpec::Pooling { .. }) => pool.window(),
+                            _ => None,
+                        };
+                        skip = 1 + usize::from(pool.is_some());
+                        conv = conv.fused(pool).expect("checked by NetSpec::check");
+                    }
+                    Node::Convolution(Box::new(conv))
+                }
+                LayerSpec::Pooling { .. } => {
+                    let window = layer.window().expect("a pooling layer has a window");
+                    let pool = Pooling::new(input, window).expect("checked by NetSpec::check");
+                    Node::Pooling(Box::new(pool))
                 }
             });
             input = output;
@@ -280,13 +339,14 @@ impl<T: Float> Sequential<T> {
     }
 }
 
-/// Runs the layers' forward passes, the first one on the caller's `x` (which it need not copy),
-/// and returns the last layer's output.
+/// Runs the layers' forward passes, the first one on the caller's `x`, each other one on the
+/// output of the layer before, which stays there until the backward pass (so no layer copies its
+/// input), and returns the last layer's output.
 fn forward<'a, T: Float>(layers: &'a mut [Node<T>], x: &Matrix<T>) -> &'a Matrix<T> {
     let (first, rest) = layers.split_first_mut().expect("a network has layers");
     let mut out = first.layer().forward_input(x);
     for node in rest {
-        out = node.layer().forward(out);
+        out = node.layer().forward_kept(out);
     }
     out
 }
@@ -324,11 +384,17 @@ impl<T: Float> Model<T> for Sequential<T> {
 
     fn backward(&mut self, x: &Matrix<T>) {
         let mut dout = self.last_layer.backward();
-        let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
-        for node in rest.iter_mut().rev() {
-            dout = node.layer().backward(dout);
+        // From the last layer to the second, each given its input: the output of the one before.
+        let mut rest = &mut self.layers[..];
+        while rest.len() > 1 {
+            let (node, before) = std::mem::take(&mut rest)
+                .split_last_mut()
+                .expect("two layers or more");
+            let previous = before.last().expect("two layers or more");
+            dout = node.layer().backward_kept(previous.output(), dout);
+            rest = before;
         }
-        first.layer().backward_input(x, dout);
+        rest[0].layer().backward_input(x, dout);
         if self.weight_decay != T::zero() {
             for node in &mut self.layers {
                 node.add_weight_decay(self.weight_decay);
@@ -389,6 +455,73 @@ impl<T: Float> Model<T> for Sequential<T> {
             numbers: self.numbers.clone(),
             last_layer: SoftmaxWithLoss::new(),
             ..*self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Shape;
+
+    /// A fused convolution (+ ReLU + pooling) computes the very bits of the separate layers:
+    /// scores, loss and every gradient, with and without the first layer's `dx`, with overlapping
+    /// and padded pooling windows.
+    #[test]
+    fn fused_layers_compute_the_bits_of_the_separate_ones() {
+        let conv = |filters, size, stride, pad| LayerSpec::Convolution {
+            filters,
+            size,
+            stride,
+            pad,
+        };
+        let pool = |size, stride, pad| LayerSpec::Pooling { size, stride, pad };
+        let specs = [
+            NetSpec::simple_conv_net(Shape::new(1, 28, 28), 10),
+            NetSpec::deep_conv_net(Shape::new(1, 28, 28), 10),
+            NetSpec {
+                input: Shape::new(2, 9, 9),
+                layers: vec![
+                    conv(3, 3, 1, 1),
+                    LayerSpec::Relu,
+                    pool(3, Some(1), 1),
+                    conv(4, 2, 2, 0),
+                    LayerSpec::Relu,
+                    conv(2, 1, 1, 0),
+                    LayerSpec::Sigmoid,
+                    pool(2, None, 0),
+                    LayerSpec::Affine { out: 3 },
+                ],
+                init: crate::Init::He,
+                weight_decay: 0.01,
+            },
+        ];
+        for spec in specs {
+            let inputs = spec.input.len().unwrap();
+            let classes = spec.output_len().unwrap();
+            let x =
+                Matrix::<f32>::from_fn(inputs, 40, |i, n| ((i * 7 + n * 13) % 31) as f32 / 31.0);
+            let labels: Vec<u8> = (0..40).map(|n| (n % classes) as u8).collect();
+            let mut fused = Sequential::<f32>::build(spec.clone(), 3, true).unwrap();
+            let mut plain = Sequential::<f32>::build(spec.clone(), 3, false).unwrap();
+            assert!(
+                fused.layers.len() < plain.layers.len(),
+                "{spec}: nothing fused"
+            );
+            for _ in 0..2 {
+                let t = Targets::Labels(&labels);
+                assert_eq!(fused.gradient(&x, t), plain.gradient(&x, t), "{spec}: loss");
+                assert_eq!(fused.gradients(), plain.gradients(), "{spec}: gradients");
+                // An update, so that the second round starts from other weights.
+                for net in [&mut fused, &mut plain] {
+                    net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));
+                }
+            }
+            assert_eq!(fused.predict(&x), plain.predict(&x), "{spec}: scores");
+            // A snapshot keeps the fusion.
+            let mut copy = fused.snapshot();
+            assert_eq!(copy.layers.len(), fused.layers.len());
+            assert_eq!(copy.predict(&x), plain.predict(&x));
         }
     }
 }

@@ -19,6 +19,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::im2col::{Geometry, Window};
 use crate::layers::{Kind, Name};
 use crate::{Activation, Init};
 
@@ -80,7 +81,12 @@ impl fmt::Display for Shape {
 }
 
 /// One layer of a [`NetSpec`]. In RON: `Affine(out: 100)`, `Relu`, `Sigmoid`, `BatchNorm`,
-/// `Dropout(ratio: 0.5)`.
+/// `Dropout(ratio: 0.5)`, `Convolution(filters: 30, size: 5)` (`stride: 1` and `pad: 0` unless
+/// given), `Pooling(size: 2)` (`stride` equal to `size` and `pad: 0` unless given).
+///
+/// A window that does not fit its input a whole number of times is accepted, as the book's code
+/// does: the output size is `(H + 2·pad − size) / stride + 1` in integer division, and the last
+/// rows and columns no window reaches are ignored (see [`im2col`](crate::im2col)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum LayerSpec {
@@ -101,6 +107,35 @@ pub enum LayerSpec {
         /// In `[0, 1)`.
         ratio: f64,
     },
+    /// [`Convolution`](crate::layers::Convolution): `filters` filters of `size × size` weights
+    /// per input channel.
+    Convolution {
+        /// Number of filters `FN`: the output's channels.
+        filters: usize,
+        /// Rows and columns of each filter (`FH = FW`).
+        size: usize,
+        /// Step between two positions (default 1).
+        #[serde(default = "one")]
+        stride: usize,
+        /// Zeros added on every side of the input (default 0).
+        #[serde(default)]
+        pad: usize,
+    },
+    /// [`Pooling`](crate::layers::Pooling): the maximum of each `size × size` window.
+    Pooling {
+        /// Rows and columns of each window.
+        size: usize,
+        /// Step between two windows (default: `size`, windows side by side).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stride: Option<usize>,
+        /// Zeros added on every side of the input (default 0).
+        #[serde(default)]
+        pad: usize,
+    },
+}
+
+fn one() -> usize {
+    1
 }
 
 impl fmt::Display for LayerSpec {
@@ -111,6 +146,31 @@ impl fmt::Display for LayerSpec {
             LayerSpec::Sigmoid => f.write_str("Sigmoid"),
             LayerSpec::BatchNorm => f.write_str("BatchNorm"),
             LayerSpec::Dropout { ratio } => write!(f, "Dropout({ratio})"),
+            LayerSpec::Convolution {
+                filters,
+                size,
+                stride,
+                pad,
+            } => {
+                write!(f, "Convolution({filters}×{size}×{size}")?;
+                if *stride != 1 {
+                    write!(f, ", stride {stride}")?;
+                }
+                if *pad != 0 {
+                    write!(f, ", pad {pad}")?;
+                }
+                f.write_str(")")
+            }
+            LayerSpec::Pooling { size, stride, pad } => {
+                write!(f, "Pooling({size}×{size}")?;
+                if let Some(stride) = stride.filter(|s| s != size) {
+                    write!(f, ", stride {stride}")?;
+                }
+                if *pad != 0 {
+                    write!(f, ", pad {pad}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -133,7 +193,18 @@ impl LayerSpec {
                     .map(|kind| (kind, (d, 1)))
                     .to_vec()
             }
-            LayerSpec::Relu | LayerSpec::Sigmoid | LayerSpec::Dropout { .. } => Vec::new(),
+            LayerSpec::Convolution { filters, size, .. } => {
+                let fan_in = input.channels.checked_mul(size)?.checked_mul(size)?;
+                fan_in.checked_mul(filters)?;
+                vec![
+                    (Kind::Weight, (filters, fan_in)),
+                    (Kind::Bias, (filters, 1)),
+                ]
+            }
+            LayerSpec::Relu
+            | LayerSpec::Sigmoid
+            | LayerSpec::Dropout { .. }
+            | LayerSpec::Pooling { .. } => Vec::new(),
         })
     }
 
@@ -161,6 +232,49 @@ impl LayerSpec {
                     ))
                 }
             }
+            LayerSpec::Convolution {
+                filters,
+                size,
+                stride,
+                pad,
+            } => {
+                if filters == 0 {
+                    return Err("filters is 0: a convolution needs at least one filter".into());
+                }
+                if size == 0 {
+                    return Err("size is 0: a filter needs at least 1×1 weights".into());
+                }
+                let g = Geometry::new(input, Window::square(size, stride, pad))?;
+                g.patch_len()
+                    .checked_mul(filters)
+                    .and_then(|n| n.checked_mul(g.positions()))
+                    .ok_or("the layer is too large")?;
+                Ok(Shape::new(filters, g.out_h, g.out_w))
+            }
+            LayerSpec::Pooling { size, stride, pad } => {
+                if size == 0 {
+                    return Err("size is 0: a pooling window needs at least 1×1 values".into());
+                }
+                let window = Window::square(size, stride.unwrap_or(size), pad);
+                let g = Geometry::new(input, window)?;
+                if input.len().is_none_or(|n| u32::try_from(n).is_err()) {
+                    return Err("its input is too large to pool (more than 2³² values)".into());
+                }
+                Ok(Shape::new(input.channels, g.out_h, g.out_w))
+            }
+        }
+    }
+
+    /// The window of a convolution or pooling layer, `None` for the others.
+    pub fn window(&self) -> Option<Window> {
+        match *self {
+            LayerSpec::Convolution {
+                size, stride, pad, ..
+            } => Some(Window::square(size, stride, pad)),
+            LayerSpec::Pooling { size, stride, pad } => {
+                Some(Window::square(size, stride.unwrap_or(size), pad))
+            }
+            _ => None,
         }
     }
 }
@@ -170,8 +284,13 @@ pub type NamedShape = (Name, (usize, usize));
 
 /// A network as data: the shape of its input samples, its layers in order (a softmax with the
 /// cross-entropy loss always follows the last one, whose outputs are the class scores), how its
-/// weights start, and the weight decay λ (the loss gains `λ·½‖W‖²` for every weight matrix `W`,
-/// never for biases or batch norm's parameters; the book's `weight_decay_lambda`).
+/// weights start, and the weight decay λ (the loss gains `λ·½‖W‖²` for every weight matrix `W`
+/// of an affine or convolution layer, never for biases or batch norm's parameters; the book's
+/// `weight_decay_lambda`).
+///
+/// [`simple_conv_net`](Self::simple_conv_net) and [`deep_conv_net`](Self::deep_conv_net) give
+/// the book's convolutional networks of chapters 7 and 8, [`MultiLayerNetConfig::spec`] the
+/// fully connected ones of chapter 6.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetSpec {
@@ -253,6 +372,101 @@ impl NetSpec {
             input = output;
         }
         Ok(shapes)
+    }
+
+    /// The book's `SimpleConvNet` (§7.5, `ch07/simple_convnet.py`) for samples of shape `input`
+    /// and `classes` classes: a convolution of 30 filters of 5×5 (stride 1, no padding), ReLU,
+    /// 2×2 max pooling (stride 2), an affine layer of 100, ReLU, an affine layer to the classes;
+    /// weights of std 0.01, no weight decay. Its parameters are `W1 b1` (the filters, `(30, 25)`
+    /// for MNIST), `W2 b2` (`(4320, 100)`), `W3 b3`, as the book names them.
+    ///
+    /// ```
+    /// use nn_core::{NetSpec, Shape};
+    /// let spec = NetSpec::simple_conv_net(Shape::new(1, 28, 28), 10);
+    /// assert_eq!(spec.to_string(), "1×28×28 → Convolution(30×5×5) → Relu → Pooling(2×2) → Affine(100) → Relu → Affine(10)");
+    /// assert_eq!(spec.check()?[2], Shape::new(30, 12, 12)); // 4320 values into Affine(100)
+    /// # Ok::<(), nn_core::SpecError>(())
+    /// ```
+    pub fn simple_conv_net(input: Shape, classes: usize) -> NetSpec {
+        NetSpec {
+            input,
+            layers: vec![
+                LayerSpec::Convolution {
+                    filters: 30,
+                    size: 5,
+                    stride: 1,
+                    pad: 0,
+                },
+                LayerSpec::Relu,
+                LayerSpec::Pooling {
+                    size: 2,
+                    stride: Some(2),
+                    pad: 0,
+                },
+                LayerSpec::Affine { out: 100 },
+                LayerSpec::Relu,
+                LayerSpec::Affine { out: classes },
+            ],
+            init: Init::Std(0.01),
+            weight_decay: 0.0,
+        }
+    }
+
+    /// The book's `DeepConvNet` (§8.1, `ch08/deep_convnet.py`) for samples of shape `input` and
+    /// `classes` classes: six 3×3 convolutions of 16, 16, 32, 32, 64, 64 filters (stride 1, pad 1,
+    /// except pad 2 for the fourth), each followed by ReLU, a 2×2 max pooling (stride 2) after
+    /// every second one, then an affine layer of 50, ReLU, dropout 0.5, an affine layer to the
+    /// classes and dropout 0.5; He's initial weights (`√(2/fan-in)`, fan-in `C·3·3` for the
+    /// convolutions, as the book's `weight_init_scales`). Parameters `W1 b1` … `W8 b8`.
+    ///
+    /// ```
+    /// use nn_core::{NetSpec, Shape};
+    /// let spec = NetSpec::deep_conv_net(Shape::new(1, 28, 28), 10);
+    /// let shapes = spec.check()?;
+    /// assert_eq!(shapes[9], Shape::new(32, 8, 8)); // after the second pooling
+    /// assert_eq!(shapes[14], Shape::new(64, 4, 4)); // 1024 values into Affine(50)
+    /// # Ok::<(), nn_core::SpecError>(())
+    /// ```
+    pub fn deep_conv_net(input: Shape, classes: usize) -> NetSpec {
+        let conv = |filters, pad| LayerSpec::Convolution {
+            filters,
+            size: 3,
+            stride: 1,
+            pad,
+        };
+        let pool = LayerSpec::Pooling {
+            size: 2,
+            stride: Some(2),
+            pad: 0,
+        };
+        let relu = LayerSpec::Relu;
+        NetSpec {
+            input,
+            layers: vec![
+                conv(16, 1),
+                relu.clone(),
+                conv(16, 1),
+                relu.clone(),
+                pool.clone(),
+                conv(32, 1),
+                relu.clone(),
+                conv(32, 2),
+                relu.clone(),
+                pool.clone(),
+                conv(64, 1),
+                relu.clone(),
+                conv(64, 1),
+                relu.clone(),
+                pool,
+                LayerSpec::Affine { out: 50 },
+                relu,
+                LayerSpec::Dropout { ratio: 0.5 },
+                LayerSpec::Affine { out: classes },
+                LayerSpec::Dropout { ratio: 0.5 },
+            ],
+            init: Init::He,
+            weight_decay: 0.0,
+        }
     }
 
     /// Every matrix of the network, named as the book numbers them (`W1 b1 gamma1 beta1

@@ -21,6 +21,11 @@ pub struct Sigmoid<T: Float> {
 }
 
 impl<T: Float> Sigmoid<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A sigmoid layer (no parameters).
     pub fn new() -> Self {
         Sigmoid {
@@ -47,6 +52,31 @@ impl<T: Float> Layer<T> for Sigmoid<T> {
     }
 }
 
+/// `x = max(0, x)` in place, value by value.
+#[multiversion::multiversion(targets = "simd")]
+pub(crate) fn relu_in_place<T: Float>(x: &mut [T]) {
+    for v in x {
+        // Written as the ReLU layer's `if v > 0 { v } else { 0 }` (NaN gives 0).
+        *v = if *v > T::zero() { *v } else { T::zero() };
+    }
+}
+
+/// `out = max(0, x)`, value by value (compiled for the CPU's vector instructions).
+#[multiversion::multiversion(targets = "simd")]
+fn relu_into<T: Float>(x: &[T], out: &mut [T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = if v > T::zero() { v } else { T::zero() };
+    }
+}
+
+/// `dx = dout` where `out > 0`, else `0`.
+#[multiversion::multiversion(targets = "simd")]
+pub(crate) fn relu_backward_into<T: Float>(dout: &[T], out: &[T], dx: &mut [T]) {
+    for ((d, &g), &y) in dx.iter_mut().zip(dout).zip(out) {
+        *d = if y > T::zero() { g } else { T::zero() };
+    }
+}
+
 /// The ReLU layer (§5.5.1): `out = max(0, x)`; `dx = dout` where `x > 0`, else `0`.
 ///
 /// The book keeps a mask of `x <= 0`; `out > 0` holds exactly where `x > 0`, so the output serves
@@ -67,6 +97,11 @@ pub struct Relu<T: Float> {
 }
 
 impl<T: Float> Relu<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A ReLU layer (no parameters).
     pub fn new() -> Self {
         Relu {
@@ -79,18 +114,13 @@ impl<T: Float> Relu<T> {
 impl<T: Float> Layer<T> for Relu<T> {
     fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T> {
         ensure_shape(&mut self.out, x.nrows(), x.ncols());
-        self.out.zip_apply(x, |o, v| *o = crate::functions::relu(v));
+        relu_into(x.as_slice(), self.out.as_mut_slice());
         &self.out
     }
 
     fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
         ensure_shape(&mut self.dx, dout.nrows(), dout.ncols());
-        self.dx.copy_from(dout);
-        self.dx.zip_apply(&self.out, |d, y| {
-            if y <= T::zero() {
-                *d = T::zero();
-            }
-        });
+        relu_backward_into(dout.as_slice(), self.out.as_slice(), self.dx.as_mut_slice());
         &self.dx
     }
 }

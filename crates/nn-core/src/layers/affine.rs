@@ -77,6 +77,11 @@ impl<T: Float> Affine<T> {
         Affine::new(self.w.clone(), self.b.clone())
     }
 
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// Backward pass for the parameters only: `dW = x·doutᵀ`, `db = Σ_columns dout`, without
     /// `dx`. `x` is the batch of the last forward pass.
     pub fn backward_params(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
@@ -94,8 +99,18 @@ impl<T: Float> Layer<T> for Affine<T> {
 
     fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
         let x = std::mem::take(&mut self.x);
-        self.backward_params(&x, dout);
+        self.backward_kept(&x, dout);
         self.x = x;
+        &self.dx
+    }
+
+    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        self.forward_input(x)
+    }
+
+    /// `dW`, `db` and `dx` from the caller's `x`.
+    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
+        self.backward_params(x, dout);
         ensure_shape(&mut self.dx, self.w.nrows(), dout.ncols());
         T::gemm(
             T::one(),

@@ -60,6 +60,11 @@ pub struct BatchNorm<T: Float> {
 }
 
 impl<T: Float> BatchNorm<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A layer for `features` values per sample: `gamma = 1`, `beta = 0`, momentum 0.9, in
     /// training mode.
     pub fn new(features: usize) -> Self {

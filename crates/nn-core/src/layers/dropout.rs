@@ -43,6 +43,11 @@ pub struct Dropout<T: Float> {
 }
 
 impl<T: Float> Dropout<T> {
+    /// The output of the last forward pass.
+    pub(crate) fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
     /// A dropout layer dropping values with probability `ratio`, its masks drawn from `seed`,
     /// in training mode.
     ///

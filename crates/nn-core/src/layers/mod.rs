@@ -14,6 +14,13 @@
 //! | `SoftmaxWithLoss`         | [`SoftmaxWithLoss`] (§5.6.3)           | `softmax_with_loss.rs` |
 //! | `BatchNormalization`      | [`BatchNorm`] (§6.3)                   | `batch_norm.rs`   |
 //! | `Dropout`                 | [`Dropout`] (§6.4.3)                   | `dropout.rs`      |
+//! | `Convolution`             | [`Convolution`] (§7.4.3)               | `convolution.rs`  |
+//! | `Pooling`                 | [`Pooling`] (§7.4.4)                   | `pooling.rs`      |
+//!
+//! `Convolution` and `Pooling` take batches of samples of several channels, each column in C, H,
+//! W order (the memory of NumPy's `(N, C, H, W)`); `im2col` and `col2im` (the book's
+//! `common/util.py`) are in [`crate::im2col`]. Large batches are shared between two cores by
+//! halves of samples (`samples.rs`), a cut that depends on the batch's shape only.
 //!
 //! The book passes `train_flg` to the forward pass of `Dropout` and `BatchNormalization`; here
 //! a layer keeps its mode, set by [`Layer::set_training`] (a network sets it in its `loss`,
@@ -22,7 +29,11 @@
 mod activation;
 mod affine;
 mod batch_norm;
+mod convolution;
 mod dropout;
+mod kernels;
+mod pooling;
+mod samples;
 mod scalar;
 mod softmax_with_loss;
 
@@ -32,7 +43,9 @@ use std::str::FromStr;
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;
 pub use batch_norm::BatchNorm;
+pub use convolution::Convolution;
 pub use dropout::Dropout;
+pub use pooling::Pooling;
 pub use scalar::{AddLayer, MulLayer};
 pub use softmax_with_loss::SoftmaxWithLoss;
 
@@ -227,6 +240,20 @@ pub trait Layer<T: Float> {
     fn backward_input(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
         let _ = x;
         self.backward(dout);
+    }
+
+    /// The forward pass of a layer whose caller keeps `x` unchanged until the matching
+    /// [`backward_kept`](Layer::backward_kept) (inside a network, `x` is the output of the layer
+    /// before): a layer may skip its own copy of `x`, as [`forward_input`](Layer::forward_input).
+    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
+        self.forward(x)
+    }
+
+    /// The backward pass after [`forward_kept`](Layer::forward_kept), given the same `x`:
+    /// returns `dx` as [`backward`](Layer::backward) does.
+    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
+        let _ = x;
+        self.backward(dout)
     }
 }
 
