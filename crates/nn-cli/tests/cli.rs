@@ -7,48 +7,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use mnist_io::idx::{self, Images};
 use predicates::prelude::*;
-use tempfile::TempDir;
 
-const SIDE: usize = 8;
-
-/// A learnable 10-class problem of 8×8 images: class `c` lights pixels `6c..6c+6` (255) on a
-/// background of pseudo-random noise below 60.
-fn synthetic_split(count: usize, seed: u64) -> (Images, Vec<u8>) {
-    let mut state = seed;
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as u8 % 60
-    };
-    let mut pixels = Vec::with_capacity(count * SIDE * SIDE);
-    let mut labels = Vec::with_capacity(count);
-    for i in 0..count {
-        let c = (i * 7 + 3) % 10;
-        labels.push(c as u8);
-        for p in 0..SIDE * SIDE {
-            pixels.push(if p / 6 == c { 255 } else { noise() });
-        }
-    }
-    (Images::new(SIDE, SIDE, pixels).unwrap(), labels)
-}
-
-/// A temporary folder with `mnist/` holding the synthetic dataset under canonical names.
-fn synthetic() -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("mnist");
-    fs::create_dir(&data).unwrap();
-    for (name, count, seed) in [("train", 600, 1), ("t10k", 200, 2)] {
-        let (images, labels) = synthetic_split(count, seed);
-        idx::write_images(&data.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
-        idx::write_labels(&data.join(format!("{name}-labels-idx1-ubyte")), &labels).unwrap();
-    }
-    (dir, data)
-}
-
-fn nn_cli() -> Command {
-    Command::cargo_bin("nn-cli").unwrap()
-}
+mod common;
+use common::{SIDE, nn_cli, real_mnist, stripes, synthetic};
 
 /// `nn-cli <command> --data <data> --model <model>`.
 fn query(command: &str, data: &Path, model: &Path) -> Command {
@@ -501,17 +462,6 @@ fn a_model_for_other_data_is_refused() {
 }
 
 /// The real MNIST folder, if this machine has it.
-fn real_mnist() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    [root.join("data/mnist"), root.join("../shared/data/mnist")]
-        .into_iter()
-        .find(|dir| {
-            mnist_io::FILES
-                .iter()
-                .all(|f| mnist_io::find_file(dir, f).is_some())
-        })
-}
-
 #[test]
 fn train_fetches_missing_data_from_the_mnist_mirror() {
     let Some(mirror) = real_mnist() else {
@@ -846,7 +796,7 @@ fn predict_and_eval_refuse_what_they_cannot_do_instead_of_clamping() {
     // An empty test set is an error, not "0/0".
     let empty = dir.path().join("empty");
     fs::create_dir(&empty).unwrap();
-    let (images, labels) = synthetic_split(0, 1);
+    let (images, labels) = stripes(0, 1);
     idx::write_images(&empty.join("t10k-images-idx3-ubyte"), &images).unwrap();
     idx::write_labels(&empty.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
     query("eval", &empty, &model)

@@ -7,31 +7,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use mnist_io::idx::{self, Images};
+use mnist_io::idx::Images;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
-fn nn_cli() -> Command {
-    Command::cargo_bin("nn-cli").unwrap()
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The real MNIST folder, if this machine has it.
-fn real_mnist() -> Option<PathBuf> {
-    [
-        root().join("data/mnist"),
-        root().join("../shared/data/mnist"),
-    ]
-    .into_iter()
-    .find(|dir| {
-        mnist_io::FILES
-            .iter()
-            .all(|f| mnist_io::find_file(dir, f).is_some())
-    })
-}
+mod common;
+use common::{nn_cli, real_mnist, root};
 
 /// The book's trained weights, if this machine has them.
 fn book_weights() -> Option<PathBuf> {
@@ -45,13 +26,7 @@ fn book_weights() -> Option<PathBuf> {
 /// (row `1 + 3·(c / 4)`, column `1 + 2·(c mod 4)`) on faint noise.
 fn synthetic_split(count: usize, seed: u64) -> (Images, Vec<u8>) {
     const SIDE: usize = 10;
-    let mut state = seed;
-    let mut noise = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as u8 % 40
-    };
+    let mut noise = common::noise(seed, 40);
     let mut pixels = Vec::with_capacity(count * SIDE * SIDE);
     let mut labels = Vec::with_capacity(count);
     for i in 0..count {
@@ -70,15 +45,7 @@ fn synthetic_split(count: usize, seed: u64) -> (Images, Vec<u8>) {
 
 /// A temporary folder with `mnist/` holding the synthetic dataset under canonical names.
 fn synthetic() -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("mnist");
-    fs::create_dir(&data).unwrap();
-    for (name, count, seed) in [("train", 600, 1), ("t10k", 200, 2)] {
-        let (images, labels) = synthetic_split(count, seed);
-        idx::write_images(&data.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
-        idx::write_labels(&data.join(format!("{name}-labels-idx1-ubyte")), &labels).unwrap();
-    }
-    (dir, data)
+    common::dataset(synthetic_split)
 }
 
 /// `train` on `data` with its outputs in `dir`.

@@ -4,12 +4,10 @@
 use std::fs;
 use std::io::Write;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn nn_cli() -> Command {
-    Command::cargo_bin("nn-cli").unwrap()
-}
+mod common;
+use common::nn_cli;
 
 /// A grayscale PNG of `width`×`height` pixels of one `level`, encoded by hand: IHDR, one IDAT of
 /// zlib-compressed rows, IEND (so that a huge one needs no huge buffer).

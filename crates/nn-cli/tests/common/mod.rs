@@ -1,0 +1,86 @@
+//! What nn-cli's integration tests share: the binary, the real MNIST folder when this machine has
+//! it, and small synthetic datasets written as IDX files under MNIST's names.
+
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use mnist_io::idx::{self, Images};
+use tempfile::TempDir;
+
+/// The `nn-cli` binary of this build.
+pub fn nn_cli() -> Command {
+    Command::cargo_bin("nn-cli").unwrap()
+}
+
+/// The workspace's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The real MNIST folder (`data/mnist`, or `../shared/data/mnist` beside the checkout), if this
+/// machine has the four files.
+pub fn real_mnist() -> Option<PathBuf> {
+    [
+        root().join("data/mnist"),
+        root().join("../shared/data/mnist"),
+    ]
+    .into_iter()
+    .find(|dir| {
+        mnist_io::FILES
+            .iter()
+            .all(|f| mnist_io::find_file(dir, f).is_some())
+    })
+}
+
+/// A reproducible stream of pseudo-random bytes below `below` (a 64-bit LCG).
+pub fn noise(seed: u64, below: u8) -> impl FnMut() -> u8 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as u8 % below
+    }
+}
+
+/// The side of [`stripes`]' images.
+pub const SIDE: usize = 8;
+
+/// A learnable 10-class problem of 8×8 images: class `c` lights pixels `6c..6c+6` (255) on a
+/// background of pseudo-random noise below 60.
+pub fn stripes(count: usize, seed: u64) -> (Images, Vec<u8>) {
+    let mut noise = noise(seed, 60);
+    let mut pixels = Vec::with_capacity(count * SIDE * SIDE);
+    let mut labels = Vec::with_capacity(count);
+    for i in 0..count {
+        let c = (i * 7 + 3) % 10;
+        labels.push(c as u8);
+        for p in 0..SIDE * SIDE {
+            pixels.push(if p / 6 == c { 255 } else { noise() });
+        }
+    }
+    (Images::new(SIDE, SIDE, pixels).unwrap(), labels)
+}
+
+/// A temporary folder with `mnist/` holding 600 training and 200 test samples of `split` (seeds 1
+/// and 2) under MNIST's names; returns the folder and `mnist/`.
+pub fn dataset(split: impl Fn(usize, u64) -> (Images, Vec<u8>)) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mnist");
+    fs::create_dir(&data).unwrap();
+    for (name, count, seed) in [("train", 600, 1), ("t10k", 200, 2)] {
+        let (images, labels) = split(count, seed);
+        idx::write_images(&data.join(format!("{name}-images-idx3-ubyte")), &images).unwrap();
+        idx::write_labels(&data.join(format!("{name}-labels-idx1-ubyte")), &labels).unwrap();
+    }
+    (dir, data)
+}
+
+/// [`dataset`] of [`stripes`].
+pub fn synthetic() -> (TempDir, PathBuf) {
+    dataset(stripes)
+}
