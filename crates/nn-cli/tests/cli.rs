@@ -9,7 +9,7 @@ use mnist_io::idx::{self, Images};
 use predicates::prelude::*;
 
 mod common;
-use common::{SIDE, nn_cli, real_mnist, stripes, synthetic};
+use common::{SIDE, nn_cli, real_mnist, real_mnist_or_skip, stripes, synthetic};
 
 /// `nn-cli <command> --data <data> --model <model>`.
 fn query(command: &str, data: &Path, model: &Path) -> Command {
@@ -24,19 +24,29 @@ fn query(command: &str, data: &Path, model: &Path) -> Command {
 
 /// `train` on the synthetic data with outputs in `dir`, plus `extra` flags.
 fn train(dir: &Path, data: &Path, extra: &[&str]) -> Command {
+    let mut cmd = train_with(
+        dir,
+        data,
+        &["--iters", "200", "--batch-size", "50", "--hidden", "20"],
+    );
+    cmd.args(["--activation", "relu", "--lr", "0.5"])
+        .args(extra);
+    cmd
+}
+
+/// `train --data data` with `args` and its model, history and plot in `dir`.
+fn train_with(dir: &Path, data: &Path, args: &[&str]) -> Command {
     let mut cmd = nn_cli();
     cmd.arg("train")
+        .args(args)
         .arg("--data")
         .arg(data)
-        .args(["--iters", "200", "--batch-size", "50", "--hidden", "20"])
-        .args(["--activation", "relu", "--lr", "0.5"])
         .arg("--out")
         .arg(dir.join("params.ron"))
         .arg("--history")
         .arg(dir.join("history.csv"))
         .arg("--plot")
-        .arg(dir.join("plot.svg"))
-        .args(extra);
+        .arg(dir.join("plot.svg"));
     cmd
 }
 
@@ -461,7 +471,6 @@ fn a_model_for_other_data_is_refused() {
         .stderr(predicate::str::contains("64 inputs").and(predicate::str::contains("256")));
 }
 
-/// The real MNIST folder, if this machine has it.
 #[test]
 fn train_fetches_missing_data_from_the_mnist_mirror() {
     let Some(mirror) = real_mnist() else {
@@ -492,24 +501,17 @@ fn train_fetches_missing_data_from_the_mnist_mirror() {
 
 #[test]
 fn real_mnist_short_run_then_the_books_first_predictions() {
-    let Some(data) = real_mnist() else {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+    let Some(data) = real_mnist_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let out = nn_cli()
-        .args(["train", "--iters", "300", "--activation", "relu", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(dir.path().join("params.ron"))
-        .arg("--history")
-        .arg(dir.path().join("history.csv"))
-        .arg("--plot")
-        .arg(dir.path().join("plot.svg"))
-        .assert()
-        .success();
+    let out = train_with(
+        dir.path(),
+        &data,
+        &["--iters", "300", "--activation", "relu"],
+    )
+    .assert()
+    .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(number_after(&stdout, "test acc") >= 0.85, "{stdout}");
 
@@ -599,15 +601,7 @@ fn a_deep_network_with_every_chapter_6_option_trains_and_reads_back() {
 #[test]
 fn epochs_set_the_length_of_a_run() {
     let (dir, data) = synthetic();
-    let out = nn_cli()
-        .args(["train", "--epochs", "2", "--batch-size", "50", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(dir.path().join("params.ron"))
-        .arg("--history")
-        .arg(dir.path().join("history.csv"))
-        .arg("--plot")
-        .arg(dir.path().join("plot.svg"))
+    let out = train_with(dir.path(), &data, &["--epochs", "2", "--batch-size", "50"])
         .assert()
         .success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -662,10 +656,7 @@ fn version_1_model() -> PathBuf {
 
 #[test]
 fn a_version_1_model_file_still_loads_and_scores_what_it_scored() {
-    let Some(data) = real_mnist() else {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+    let Some(data) = real_mnist_or_skip() else {
         return;
     };
     let model = version_1_model();
@@ -693,10 +684,7 @@ fn a_version_1_model_file_still_loads_and_scores_what_it_scored() {
 
 #[test]
 fn real_mnist_deep_network_of_chapter_6_reaches_097() {
-    let Some(data) = real_mnist() else {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+    let Some(data) = real_mnist_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -950,24 +938,13 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
 
 #[test]
 fn real_mnist_a_learning_rate_of_1e30_is_refused_after_training_instead_of_saved() {
-    let Some(data) = real_mnist() else {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+    let Some(data) = real_mnist_or_skip() else {
         return;
     };
     // The case: the book's sigmoid net with --lr 1e30 ended at 0.60 accuracy and was
     // saved. The loss goes from ln 10 to about 1e30.
     let dir = tempfile::tempdir().unwrap();
-    nn_cli()
-        .args(["train", "--lr", "1e30", "--iters", "600", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(dir.path().join("params.ron"))
-        .arg("--history")
-        .arg(dir.path().join("history.csv"))
-        .arg("--plot")
-        .arg(dir.path().join("plot.svg"))
+    train_with(dir.path(), &data, &["--lr", "1e30", "--iters", "600"])
         .assert()
         .failure()
         .stderr(predicate::str::contains(

@@ -12,7 +12,7 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 mod common;
-use common::{nn_cli, real_mnist, root};
+use common::{nn_cli, real_mnist, real_mnist_or_skip, root};
 
 /// The book's trained weights, if this machine has them.
 fn book_weights() -> Option<PathBuf> {
@@ -370,10 +370,7 @@ fn mlp_flags_are_refused_with_a_cnn_and_a_config_file_can_give_any_layers() {
 
 #[test]
 fn real_mnist_simple_conv_net_learns_in_a_few_hundred_iterations() {
-    let Some(data) = real_mnist() else {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+    let Some(data) = real_mnist_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

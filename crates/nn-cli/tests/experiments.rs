@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
 mod common;
-use common::synthetic;
+use common::{real_mnist_or_skip, synthetic};
 
 /// Every experiment but `all`.
 const EXPERIMENTS: [&str; 8] = [
@@ -23,18 +23,6 @@ const EXPERIMENTS: [&str; 8] = [
     "dropout",
     "hyperparams",
 ];
-
-/// The real MNIST folder, if this machine has it.
-fn real_mnist() -> Option<PathBuf> {
-    let found = common::real_mnist();
-    if found.is_none() {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
-    }
-    found
-}
-
 /// `nn-cli experiment <name> --quick --data <data> --out <out>`, plus `extra`; returns stdout.
 fn experiment(name: &str, data: &Path, out: &Path, extra: &[&str]) -> String {
     let output = Command::cargo_bin("nn-cli")
@@ -219,7 +207,9 @@ fn a_bad_output_folder_is_refused_before_any_training() {
 
 #[test]
 fn real_mnist_init_std_001_stays_near_ln10_while_he_learns() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     experiment("init", &data, dir.path(), &[]);
     let csv = Csv::read(&dir.path().join("init.csv"));
@@ -233,7 +223,9 @@ fn real_mnist_init_std_001_stays_near_ln10_while_he_learns() {
 
 #[test]
 fn real_mnist_sgd_ends_far_above_the_other_optimizers() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     experiment("optimizers", &data, dir.path(), &[]);
     let csv = Csv::read(&dir.path().join("optimizers.csv"));
@@ -246,7 +238,9 @@ fn real_mnist_sgd_ends_far_above_the_other_optimizers() {
 
 #[test]
 fn real_mnist_batch_norm_learns_faster_at_most_weight_scales() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let stdout = experiment("batch-norm", &data, dir.path(), &[]);
     let csv = Csv::read(&dir.path().join("batch-norm.csv"));
@@ -283,7 +277,9 @@ fn gaps(csv: &Csv, variants: [&str; 2]) -> [f64; 2] {
 
 #[test]
 fn real_mnist_weight_decay_narrows_the_gap_between_train_and_test() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     experiment("weight-decay", &data, dir.path(), &[]);
     let csv = Csv::read(&dir.path().join("weight-decay.csv"));
@@ -300,7 +296,9 @@ fn real_mnist_weight_decay_narrows_the_gap_between_train_and_test() {
 
 #[test]
 fn real_mnist_dropout_narrows_the_gap_between_train_and_test() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     experiment("dropout", &data, dir.path(), &[]);
     let csv = Csv::read(&dir.path().join("dropout.csv"));
@@ -313,7 +311,9 @@ fn real_mnist_dropout_narrows_the_gap_between_train_and_test() {
 
 #[test]
 fn real_mnist_the_best_trials_have_the_larger_learning_rates() {
-    let Some(data) = real_mnist() else { return };
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let stdout = experiment("hyperparams", &data, dir.path(), &[]);
     assert!(

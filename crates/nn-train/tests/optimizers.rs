@@ -1,7 +1,7 @@
 //! The optimizers of chapter 6 against steps computed by hand, and on the book's function
 //! f(x, y) = x²/20 + y² (`optimizer_compare_naive.py`).
 
-use nn_core::layers::{Kind, Name};
+use nn_core::layers::Kind;
 use nn_core::{Matrix, Param, Parameters};
 use nn_train::optimizer::{AdaGrad, Adam, Momentum, Nesterov, RmsProp, Sgd};
 use nn_train::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec};
@@ -23,11 +23,7 @@ impl One {
 
 impl Parameters<f64> for One {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-        f(Param {
-            name: Name::of(Kind::Weight),
-            value: &mut self.value,
-            grad: &self.grad,
-        });
+        f(Param::of(Kind::Weight, &mut self.value, &self.grad));
     }
 }
 

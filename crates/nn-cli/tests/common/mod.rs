@@ -36,6 +36,17 @@ pub fn real_mnist() -> Option<PathBuf> {
     })
 }
 
+/// [`real_mnist`], or `None` after printing that the test is skipped and how to fetch the files.
+pub fn real_mnist_or_skip() -> Option<PathBuf> {
+    let found = real_mnist();
+    if found.is_none() {
+        println!(
+            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
+        );
+    }
+    found
+}
+
 /// A reproducible stream of pseudo-random bytes below `below` (a 64-bit LCG).
 pub fn noise(seed: u64, below: u8) -> impl FnMut() -> u8 {
     let mut state = seed;

@@ -1,7 +1,7 @@
 //! The fully connected layer (§5.6.2).
 
 use super::{Layer, Param, ensure_shape, row_sums_into};
-use crate::layers::{Kind, Name};
+use crate::layers::Kind;
 use crate::{Float, Matrix, Op};
 
 /// The fully connected layer (§5.6.2), with the weights in the book's shape.
@@ -125,16 +125,8 @@ impl<T: Float> Layer<T> for Affine<T> {
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: Name::of(Kind::Weight),
-            value: &mut self.w,
-            grad: &self.dw,
-        });
-        f(Param {
-            name: Name::of(Kind::Bias),
-            value: &mut self.b,
-            grad: &self.db,
-        });
+        f(Param::of(Kind::Weight, &mut self.w, &self.dw));
+        f(Param::of(Kind::Bias, &mut self.b, &self.db));
     }
 
     /// `Wᵀ·x + b` without keeping a copy of `x`: the bias is broadcast into the output first,

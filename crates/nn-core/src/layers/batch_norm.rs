@@ -238,16 +238,8 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: Name::of(Kind::Gamma),
-            value: &mut self.gamma,
-            grad: &self.dgamma,
-        });
-        f(Param {
-            name: Name::of(Kind::Beta),
-            value: &mut self.beta,
-            grad: &self.dbeta,
-        });
+        f(Param::of(Kind::Gamma, &mut self.gamma, &self.dgamma));
+        f(Param::of(Kind::Beta, &mut self.beta, &self.dbeta));
     }
 
     fn visit_state(&mut self, f: &mut dyn FnMut(State<'_, T>)) {

@@ -2,7 +2,7 @@
 
 use super::activation::{relu_backward_into, relu_in_place};
 use super::pooling;
-use super::{Kind, Layer, Name, Param, ensure_shape};
+use super::{Kind, Layer, Param, ensure_shape};
 use crate::im2col::{Geometry, Window, col2im_consuming, im2col};
 use crate::layers::kernels::{self, FilterGradient, MAX_PAIRS};
 use crate::layers::samples::{Halves, split_samples};
@@ -508,16 +508,8 @@ impl<T: Float> Layer<T> for Convolution<T> {
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param {
-            name: Name::of(Kind::Weight),
-            value: &mut self.w,
-            grad: &self.dw,
-        });
-        f(Param {
-            name: Name::of(Kind::Bias),
-            value: &mut self.b,
-            grad: &self.db,
-        });
+        f(Param::of(Kind::Weight, &mut self.w, &self.dw));
+        f(Param::of(Kind::Bias, &mut self.b, &self.db));
     }
 
     /// The forward pass without keeping a copy of `x`.

@@ -192,6 +192,18 @@ pub struct Param<'a, T> {
     pub grad: &'a Matrix<T>,
 }
 
+impl<'a, T> Param<'a, T> {
+    /// The parameter of kind `kind` inside a layer (named `W`, `b`, `gamma`…), its value and
+    /// gradient.
+    pub fn of(kind: Kind, value: &'a mut Matrix<T>, grad: &'a Matrix<T>) -> Self {
+        Param {
+            name: Name::of(kind),
+            value,
+            grad,
+        }
+    }
+}
+
 /// A matrix of model state: kept with the parameters in a model file, but updated by the
 /// forward pass rather than by an optimizer (batch norm's running mean and variance).
 #[derive(Debug)]

@@ -8,12 +8,12 @@ use crate::parallel::in_halves;
 /// Stochastic gradient descent (§6.1.2): `W ← W − lr · ∂L/∂W`.
 ///
 /// ```
-/// use nn_core::{Matrix, Param, Parameters, layers::{Kind, Name}};
+/// use nn_core::{Matrix, Param, Parameters, layers::Kind};
 /// use nn_train::{Optimizer, Sgd};
 /// struct One(Matrix<f64>, Matrix<f64>);
 /// impl Parameters<f64> for One {
 ///     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-///         f(Param { name: Name::of(Kind::Weight), value: &mut self.0, grad: &self.1 });
+///         f(Param::of(Kind::Weight, &mut self.0, &self.1));
 ///     }
 /// }
 /// let mut w = One(Matrix::from_element(1, 1, 1.0), Matrix::from_element(1, 1, 2.0));
