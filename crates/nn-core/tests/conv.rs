@@ -113,6 +113,14 @@ fn geometries() -> Vec<(Shape, Window)> {
     ]
 }
 
+/// [`geometries`] and two wide enough for the direct kernels (with 16 filters or more).
+fn conv_geometries() -> Vec<(Shape, Window)> {
+    let mut all = geometries();
+    all.push((Shape::new(2, 5, 12), Window::square(3, 1, 1)));
+    all.push((Shape::new(3, 4, 13), Window::square(3, 1, 2)));
+    all
+}
+
 #[test]
 fn im2col_holds_each_patch_as_the_book_defines_it() {
     for (seed, (input, window)) in geometries().into_iter().enumerate() {
@@ -187,18 +195,24 @@ fn col2im_is_the_adjoint_of_im2col_and_a_round_trip_counts_the_patches() {
     assert_eq!(back, x.as_slice());
 }
 
+/// Filter counts that take both paths of the layer: im2col and a product (3), and the direct
+/// kernels of stride-1 layers with filters in sixteens (16, 32).
+const FILTERS: [usize; 3] = [3, 16, 32];
+
 #[test]
 fn convolution_forward_matches_the_direct_definition() {
-    for (seed, (input, window)) in geometries().into_iter().enumerate() {
-        let seed = seed as u64;
-        let fan_in = input.channels * window.height * window.width;
-        let w = integers(3, fan_in, seed);
-        let b = integers(3, 1, seed + 1);
-        let x = integers(input.len().unwrap(), 4, seed + 2);
-        let mut conv = Convolution::new(w.clone(), b.clone(), input, window).unwrap();
-        let want = direct_convolution(&x, input, &w, &b, window);
-        assert_eq!(conv.forward(&x), &want, "{input} {window:?}");
-        assert_eq!(conv.output_shape().len(), Some(want.nrows()));
+    for filters in FILTERS {
+        for (seed, (input, window)) in conv_geometries().into_iter().enumerate() {
+            let seed = seed as u64;
+            let fan_in = input.channels * window.height * window.width;
+            let w = integers(filters, fan_in, seed);
+            let b = integers(filters, 1, seed + 1);
+            let x = integers(input.len().unwrap(), 4, seed + 2);
+            let mut conv = Convolution::new(w.clone(), b.clone(), input, window).unwrap();
+            let want = direct_convolution(&x, input, &w, &b, window);
+            assert_eq!(conv.forward(&x), &want, "{filters} {input} {window:?}");
+            assert_eq!(conv.output_shape().len(), Some(want.nrows()));
+        }
     }
 }
 
@@ -308,19 +322,21 @@ fn check_layer_gradients(
 
 #[test]
 fn convolution_gradients_match_central_differences() {
-    for (seed, (input, window)) in geometries().into_iter().enumerate() {
-        let seed = seed as u64;
-        let fan_in = input.channels * window.height * window.width;
-        let w = random(3, fan_in, seed);
-        let b = random(3, 1, seed + 1);
-        let x = random(input.len().unwrap(), 3, seed + 2);
-        let mut conv = Convolution::new(w, b, input, window).unwrap();
-        let out_len = conv.output_shape().len().unwrap();
-        let label = format!("{input} {window:?}");
-        check_layer_gradients(&mut conv, &x, out_len, &label, false);
-        let mut first = conv.clone();
-        check_layer_gradients(&mut first, &x, out_len, &label, true);
-        assert_eq!(first.dw, conv.dw, "backward_input gives the same dW");
+    for filters in [3, 16] {
+        for (seed, (input, window)) in conv_geometries().into_iter().enumerate() {
+            let seed = seed as u64;
+            let fan_in = input.channels * window.height * window.width;
+            let w = random(filters, fan_in, seed);
+            let b = random(filters, 1, seed + 1);
+            let x = random(input.len().unwrap(), 3, seed + 2);
+            let mut conv = Convolution::new(w, b, input, window).unwrap();
+            let out_len = conv.output_shape().len().unwrap();
+            let label = format!("{filters} filters, {input} {window:?}");
+            check_layer_gradients(&mut conv, &x, out_len, &label, false);
+            let mut first = conv.clone();
+            check_layer_gradients(&mut first, &x, out_len, &label, true);
+            assert_eq!(first.dw, conv.dw, "backward_input gives the same dW");
+        }
     }
 }
 
@@ -459,6 +475,43 @@ fn gradient_check_of_a_small_deep_conv_net_with_padding_strides_dropout_and_weig
         weight_decay: 0.1,
     };
     network_gradient_check(spec, 3, 2);
+}
+
+/// DeepConvNet's layers in small: 3×3 convolutions of 16 and 32 filters with padding 1 and 2,
+/// ReLU, max pooling (the direct kernels, fused with ReLU and pooling in the network).
+#[test]
+fn gradient_check_of_a_small_deep_conv_net_on_the_direct_kernels() {
+    let conv = |filters, pad| LayerSpec::Convolution {
+        filters,
+        size: 3,
+        stride: 1,
+        pad,
+    };
+    let pool = LayerSpec::Pooling {
+        size: 2,
+        stride: None,
+        pad: 0,
+    };
+    let spec = NetSpec {
+        input: Shape::new(1, 6, 26),
+        layers: vec![
+            conv(16, 1),
+            LayerSpec::Relu,
+            conv(16, 1),
+            LayerSpec::Relu,
+            pool.clone(),
+            conv(32, 2),
+            LayerSpec::Relu,
+            pool,
+            LayerSpec::Affine { out: 10 },
+        ],
+        init: Init::He,
+        weight_decay: 0.0,
+    };
+    // Seed 4: with more than 5000 activations, some draws put a ReLU input or two pooled values
+    // within the step h = 1e-4 of each other, where central differences are wrong (seed 3 does,
+    // by 4e-5 in W1); every gradient then agrees to 1e-10.
+    network_gradient_check(spec, 2, 4);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The convolution layer (§7.4.3, the book's `Convolution`).
 
 use super::activation::{relu_backward_into, relu_in_place};
+use super::direct::{self, Direct};
 use super::pooling;
 use super::{Kind, Layer, Param, ensure_shape};
 use crate::im2col::{Geometry, Window, col2im_consuming, im2col};
@@ -34,6 +35,12 @@ use crate::{Float, Matrix, Shape};
 /// result to `(N, FN, OH, OW)`. Multiplied sample by sample, our product lands in that order
 /// directly, each sample's col stays in the cache (so the backward pass recomputes it instead of
 /// keeping the batch's), and the batch is shared between two cores by halves (see below).
+///
+/// **Direct kernels.** Stride-1 convolutions with filters in multiples of 16 and rows wide enough
+/// (`DeepConvNet`'s layers on 28×28 and 14×14 inputs) skip the col: a kernel of our own reads
+/// each weight's shifted input straight from a zero-padded copy of the sample, for the forward
+/// pass, `dW` and `dx` alike (see `layers/direct.rs`). It computes the same sums as im2col and
+/// the product (tested exactly on integers, and by gradient checks), in another order.
 ///
 /// **Inside a network**, a convolution followed by [`Relu`](super::Relu), or by `Relu` and
 /// [`Pooling`](super::Pooling), runs the three layers sample by sample (a *fused* layer, built by
@@ -88,6 +95,10 @@ pub struct Convolution<T: Float> {
     /// `Wᵀ`, `(C·FH·FW, FN)`: each filter's weights one after the other, as the product of the
     /// forward pass reads them best.
     wt: Vec<T>,
+    /// The direct kernels' layout, for the convolutions they serve (see [`direct`]).
+    direct: Option<Direct>,
+    /// The filters turned round, as the direct kernels' input gradient reads them.
+    turned: Vec<T>,
 }
 
 /// What a fused convolution runs on each sample's output: nothing, ReLU, or ReLU then max
@@ -108,10 +119,14 @@ struct Scratch<T> {
     dcol: Vec<T>,
     plane: Vec<T>,
     grad: FilterGradient<T>,
+    direct: direct::Buffers<T>,
 }
 
 impl<T: Float> Scratch<T> {
-    fn size(&mut self, geometry: &Geometry, planes: usize) {
+    fn size(&mut self, geometry: &Geometry, planes: usize, direct: Option<&Direct>) {
+        if let Some(d) = direct {
+            d.size(&mut self.direct);
+        }
         let len = geometry.col_len();
         for (buffer, len) in [
             (&mut self.col, len),
@@ -127,12 +142,25 @@ impl<T: Float> Scratch<T> {
 
 /// The shapes a pass over some samples works with.
 #[derive(Clone, Copy)]
-struct Shapes {
+struct Shapes<'a> {
     g: Geometry,
     epilogue: Epilogue,
     filters: usize,
     /// Values of one sample's output (after the epilogue).
     out_len: usize,
+    /// The direct kernels' layout, if they serve this convolution.
+    direct: Option<&'a Direct>,
+}
+
+/// The filters, as each pass reads them.
+#[derive(Clone, Copy)]
+struct Filters<'a, T: Float> {
+    /// `W`, `(FN, C·FH·FW)`.
+    w: &'a Matrix<T>,
+    /// `Wᵀ` (forward pass through im2col), else empty.
+    wt: &'a [T],
+    /// The filters turned round (input gradient through the direct kernels), else empty.
+    turned: &'a [T],
 }
 
 impl<T: Float> Convolution<T> {
@@ -175,6 +203,8 @@ impl<T: Float> Convolution<T> {
             dw2: Vec::new(),
             db2: Vec::new(),
             wt: Vec::new(),
+            direct: Direct::new(&geometry, filters),
+            turned: Vec::new(),
         })
     }
 
@@ -233,12 +263,14 @@ impl<T: Float> Convolution<T> {
         copy
     }
 
-    fn shapes(&self) -> Shapes {
+    /// The shapes of a pass (without the direct layout, which the caller borrows itself).
+    fn shapes(&self) -> Shapes<'static> {
         Shapes {
             g: self.geometry,
             epilogue: self.epilogue,
             filters: self.w.nrows(),
             out_len: self.output_shape().len().expect("checked by new"),
+            direct: None,
         }
     }
 
@@ -261,7 +293,7 @@ impl<T: Float> Convolution<T> {
         let planes = self.conv_shape().len().expect("checked by new");
         let g = self.geometry;
         for scratch in &mut self.scratch {
-            scratch.size(&g, planes);
+            scratch.size(&g, planes, self.direct.as_ref());
         }
     }
 
@@ -278,10 +310,21 @@ impl<T: Float> Convolution<T> {
         );
         if want_dx {
             ensure_shape(&mut self.dx, self.geometry.input_len(), n);
+            if let Some(d) = &self.direct {
+                d.turn(self.w.as_slice(), &mut self.turned);
+            }
         }
         let halves = split_samples(n, self.muladds(n));
         self.size_scratch();
-        let w = &self.w;
+        let shapes = Shapes {
+            direct: self.direct.as_ref(),
+            ..shapes
+        };
+        let w = Filters {
+            w: &self.w,
+            wt: &[],
+            turned: &self.turned,
+        };
         let [first, second] = &mut self.scratch;
         let in_len = self.geometry.input_len();
         let (x, dout, out) = (x.as_slice(), dout.as_slice(), self.out.as_slice());
@@ -346,10 +389,10 @@ impl<T: Float> Convolution<T> {
 }
 
 /// The forward pass of the samples `x` (whole columns) into `out`: for each one, its col, then
-/// `col·Wᵀ + b`, then the epilogue.
+/// `col·Wᵀ + b` (or the same through the direct kernels), then the epilogue.
 fn forward_samples<T: Float>(
-    s: Shapes,
-    wt: &[T],
+    s: Shapes<'_>,
+    w: Filters<'_, T>,
     b: &Matrix<T>,
     x: &[T],
     out: &mut [T],
@@ -357,7 +400,6 @@ fn forward_samples<T: Float>(
     scratch: &mut Scratch<T>,
 ) {
     let (g, filters, positions) = (&s.g, s.filters, s.g.positions());
-    let wt = crate::float::SliceMatrix::new(wt, g.patch_len(), filters);
     let arg_len = match s.epilogue {
         Epilogue::ReluPool(_) => s.out_len,
         _ => 0,
@@ -367,16 +409,21 @@ fn forward_samples<T: Float>(
         .zip(out.chunks_exact_mut(s.out_len))
         .enumerate()
     {
-        im2col(x, g, &mut scratch.col);
         let conv = match s.epilogue {
             Epilogue::ReluPool(_) => &mut scratch.plane[..filters * positions],
             _ => &mut *out,
         };
-        for (plane, &bias) in conv.chunks_exact_mut(positions).zip(b.iter()) {
-            plane.fill(bias);
+        if let Some(direct) = s.direct {
+            direct.forward(x, w.w.as_slice(), b.as_slice(), &mut scratch.direct, conv);
+        } else {
+            im2col(x, g, &mut scratch.col);
+            for (plane, &bias) in conv.chunks_exact_mut(positions).zip(b.iter()) {
+                plane.fill(bias);
+            }
+            let col = crate::float::SliceMatrix::new(&scratch.col, positions, g.patch_len());
+            let wt = crate::float::SliceMatrix::new(w.wt, g.patch_len(), filters);
+            crate::float::gemm_slices(T::one(), col, wt, T::one(), conv, positions, filters);
         }
-        let col = crate::float::SliceMatrix::new(&scratch.col, positions, g.patch_len());
-        crate::float::gemm_slices(T::one(), col, wt, T::one(), conv, positions, filters);
         match s.epilogue {
             Epilogue::None => {}
             Epilogue::Relu => relu_in_place(out),
@@ -403,8 +450,8 @@ struct Backward<'a, T> {
 /// The backward pass of some samples: `dw` and `db` receive their sums over these samples
 /// (overwritten), `dx` (if given) their input gradients.
 fn backward_samples<T: Float>(
-    s: Shapes,
-    w: &Matrix<T>,
+    s: Shapes<'_>,
+    w: Filters<'_, T>,
     pass: Backward<'_, T>,
     mut dx: Option<&mut [T]>,
     scratch: &mut Scratch<T>,
@@ -413,9 +460,12 @@ fn backward_samples<T: Float>(
 ) {
     let (g, filters) = (&s.g, s.filters);
     let (positions, patch) = (g.positions(), g.patch_len());
-    let weights = crate::float::SliceMatrix::new(w.as_slice(), filters, patch);
+    let weights = crate::float::SliceMatrix::new(w.w.as_slice(), filters, patch);
     db.fill(T::zero());
-    let small = filters * patch <= MAX_PAIRS;
+    if s.direct.is_some() {
+        dw.fill(T::zero());
+    }
+    let small = s.direct.is_none() && filters * patch <= MAX_PAIRS;
     if small {
         scratch.grad.start(filters, patch);
     }
@@ -460,6 +510,15 @@ fn backward_samples<T: Float>(
         for (d, plane) in db.iter_mut().zip(dconv.chunks_exact(positions)) {
             *d += kernels::sum(plane);
         }
+        if let Some(direct) = s.direct {
+            direct.add_filter_gradient(x, dconv, &mut scratch.direct, dw);
+            if let Some(dx) = dx.as_deref_mut() {
+                let len = g.input_len();
+                let dx = &mut dx[i * len..(i + 1) * len];
+                direct.input_gradient(dconv, w.turned, &mut scratch.direct, dx);
+            }
+            continue;
+        }
         im2col(x, g, &mut scratch.col);
         // dW (+)= doutᵀ·col
         if small {
@@ -488,7 +547,7 @@ fn backward_samples<T: Float>(
     }
     if small {
         scratch.grad.finish(dw);
-    } else if beta == T::zero() {
+    } else if beta == T::zero() && s.direct.is_none() {
         dw.fill(T::zero()); // no sample
     }
 }
@@ -525,15 +584,28 @@ impl<T: Float> Layer<T> for Convolution<T> {
         };
         self.arg_max.resize(arg_len * n, 0);
         let halves = split_samples(n, self.muladds(n));
-        let (filters, patch) = (self.w.nrows(), self.geometry.patch_len());
-        self.wt.resize(filters * patch, T::zero());
-        for (f, row) in self.w.row_iter().enumerate() {
-            for (k, &v) in row.iter().enumerate() {
-                self.wt[f * patch + k] = v;
+        if self.direct.is_none() {
+            let (filters, patch) = (self.w.nrows(), self.geometry.patch_len());
+            self.wt.resize(filters * patch, T::zero());
+            for (f, row) in self.w.row_iter().enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    self.wt[f * patch + k] = v;
+                }
             }
         }
         self.size_scratch();
-        let (wt, b) = (&self.wt[..], &self.b);
+        let shapes = Shapes {
+            direct: self.direct.as_ref(),
+            ..shapes
+        };
+        let (wt, b) = (
+            Filters {
+                w: &self.w,
+                wt: &self.wt,
+                turned: &[],
+            },
+            &self.b,
+        );
         let [first, second] = &mut self.scratch;
         let (x, out, arg_max) = (x.as_slice(), self.out.as_mut_slice(), &mut self.arg_max[..]);
         match halves {

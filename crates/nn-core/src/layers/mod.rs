@@ -30,6 +30,7 @@ mod activation;
 mod affine;
 mod batch_norm;
 mod convolution;
+mod direct;
 mod dropout;
 mod kernels;
 mod pooling;

@@ -1,0 +1,606 @@
+//! Direct kernels for the convolutions of the book's `DeepConvNet`: stride 1, filters in
+//! multiples of 16. They compute what [`im2col`](crate::im2col::im2col) and a matrix product
+//! compute, without building the col.
+//!
+//! The trick is a *wide* layout. Each input channel is copied once into a zero-padded plane of
+//! `Hp × Wp` values (`Hp = H + 2·pad`, `Wp = W + 2·pad`), and the output is computed at every
+//! `oy·Wp + ox` for `ox < Wp` instead of `ox < OW`: the `FW − 1` extra columns of each row are
+//! thrown away. Then the input value that weight `k = (c, fy, fx)` meets at wide position `q` is
+//! `padded[c·Hp·Wp + fy·Wp + fx + q]`, so the col's plane `k` is a *shifted slice* of the padded
+//! input, and the three products of a convolution become three loops over such slices:
+//!
+//! ```text
+//! forward      out[f][q] = b[f] + Σ_k W[f,k] · padded[offset(k) + q]
+//! filters      dW[f][k] += Σ_q dout[f][q] · padded[offset(k) + q]     (dout 0 at thrown-away q)
+//! input        dx = the same correlation as forward, of dout with the filters turned round
+//! ```
+//!
+//! The col of the book's second `DeepConvNet` layer is 9 times its input (450 KB per sample):
+//! building it twice per step (forward, and backward for `dW`) and reading it back took a fifth
+//! of the step, and each per-sample product allocated the `gemm` crate's packing buffers. The
+//! extra columns cost `Wp/OW − 1` more multiply-adds: 7 % at 28 columns, 14 % at 14, less than
+//! the copies saved; at 8 columns (25 %) im2col and `gemm` stay faster, so [`Direct::new`] takes
+//! only layers with at most one extra column for six (measured with `cargo bench --bench conv`:
+//! the forward and backward passes of `DeepConvNet`'s first four layers take 0.66× to 0.92× the
+//! time of im2col and `gemm`, its last two 1.0× to 1.4×). The kernels allocate nothing.
+//!
+//! Each kernel keeps a block of sums in vector registers, as [`kernels`](super::kernels) does:
+//! 4 filters × 64 positions for the correlations, 64 filters × 4 weights (or 32 × 8, 16 × 8)
+//! for `dW`. Every sum runs in an order fixed by the shapes, so results are the same on any
+//! number of threads.
+
+use multiversion::multiversion;
+
+use super::kernels::LANES;
+use crate::Float;
+use crate::im2col::Geometry;
+
+/// Position vectors per block of the correlation kernel (with [`NB`] filters: 16 sums; larger
+/// blocks made the compiler keep the sums in memory).
+const MV: usize = 4;
+/// Filters per block of the correlation kernel.
+const NB: usize = 4;
+/// Weights per block of the filter-gradient kernel (with 16 or 32 filters: 8 or 16 sums).
+const KB: usize = 8;
+
+/// The wide layout of one convolution (see the [module](self)).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Direct {
+    g: Geometry,
+    filters: usize,
+    /// Padded row width `Wp`.
+    wp: usize,
+    /// Values of a padded channel, `Hp·Wp`.
+    plane: usize,
+    /// Wide output positions computed: `OH·Wp` rounded up to [`LANES`].
+    q_out: usize,
+    /// Wide input-gradient positions computed: `H·Wp` rounded up to [`LANES`].
+    q_in: usize,
+    /// Length of the padded input (every read of the kernels is inside it).
+    padded_len: usize,
+    /// Values per filter of the gradient planes the input gradient reads.
+    grad_plane: usize,
+    /// Where the gradient of output position 0 sits in its gradient plane.
+    front: usize,
+    /// `offset(k)` of each weight `k = (c, fy, fx)` in the padded input.
+    forward_offsets: Vec<usize>,
+    /// The offset of each turned weight `(f, fy', fx')` in the gradient planes.
+    backward_offsets: Vec<usize>,
+}
+
+/// The buffers of one thread: a padded sample, a wide output (or input gradient), the output's
+/// gradient transposed to `(q, f)` for `dW`, and the gradient planes for `dx`. The values the
+/// kernels read but no sample writes (padding, thrown-away positions) are zeros written once.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Buffers<T> {
+    padded: Vec<T>,
+    wide: Vec<T>,
+    dout_t: Vec<T>,
+    grads: Vec<T>,
+}
+
+impl Direct {
+    /// The wide layout of `filters` filters over `g`, when these kernels serve it: stride 1,
+    /// filters a multiple of [`LANES`], and at most one thrown-away column for six output ones
+    /// (with more, as for `DeepConvNet`'s 8×8 layers, im2col and `gemm` are faster: measured).
+    pub(crate) fn new(g: &Geometry, filters: usize) -> Option<Self> {
+        let w = g.window;
+        if w.stride != 1
+            || filters == 0
+            || !filters.is_multiple_of(LANES)
+            || (w.width - 1) * 6 > g.out_w
+        {
+            return None;
+        }
+        let (c, h) = (g.input.channels, g.input.height);
+        let (fh, fw, pad) = (w.height, w.width, w.pad);
+        let wp = g.input.width + 2 * pad;
+        let plane = (h + 2 * pad) * wp;
+        let q_out = (g.out_h * wp).next_multiple_of(LANES);
+        let q_in = (h * wp).next_multiple_of(LANES);
+        let mut forward_offsets = Vec::with_capacity(g.patch_len());
+        for c in 0..c {
+            for fy in 0..fh {
+                for fx in 0..fw {
+                    forward_offsets.push(c * plane + fy * wp + fx);
+                }
+            }
+        }
+        let reach = (fh - 1) * wp + fw - 1;
+        let padded_len = (c * plane).max((c - 1) * plane + reach + q_out);
+        // Gradient plane of filter f: the gradient of wide output q at `front + q`, zeros around.
+        // Input-gradient position r (padded position r + pad·Wp + pad) reads turned weight
+        // (fy', fx') at `fy'·Wp + fx' + pad·Wp + pad + r`.
+        let front = reach;
+        let base = pad * wp + pad;
+        let grad_plane = (front + g.out_h * wp).max(reach + base + q_in);
+        let mut backward_offsets = Vec::with_capacity(filters * fh * fw);
+        for f in 0..filters {
+            for fy in 0..fh {
+                for fx in 0..fw {
+                    backward_offsets.push(f * grad_plane + fy * wp + fx + base);
+                }
+            }
+        }
+        Some(Direct {
+            g: *g,
+            filters,
+            wp,
+            plane,
+            q_out,
+            q_in,
+            padded_len,
+            grad_plane,
+            front,
+            forward_offsets,
+            backward_offsets,
+        })
+    }
+
+    /// Sizes `buffers` for this layout (zeros, once).
+    pub(crate) fn size<T: Float>(&self, buffers: &mut Buffers<T>) {
+        let c = self.g.input.channels;
+        for (buffer, len) in [
+            (&mut buffers.padded, self.padded_len),
+            (
+                &mut buffers.wide,
+                (self.filters * self.q_out).max(c * self.q_in),
+            ),
+            (&mut buffers.dout_t, self.q_out * self.filters),
+            (&mut buffers.grads, self.filters * self.grad_plane),
+        ] {
+            if buffer.len() != len {
+                *buffer = vec![T::zero(); len];
+            }
+        }
+    }
+
+    /// Copies sample `x` (`C·H·W` values) inside the padding of `buffers.padded`.
+    fn pad<T: Float>(&self, x: &[T], buffers: &mut Buffers<T>) {
+        let (h, w, pad) = (self.g.input.height, self.g.input.width, self.g.window.pad);
+        for (c, channel) in x.chunks_exact(h * w).enumerate() {
+            for (y, row) in channel.chunks_exact(w).enumerate() {
+                let at = c * self.plane + (y + pad) * self.wp + pad;
+                buffers.padded[at..at + w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// The forward pass of sample `x`: `conv` (`FN` planes of `OH·OW`) ← `b + W ⋆ x`. `w` is the
+    /// `(FN, C·FH·FW)` filter matrix, column-major.
+    pub(crate) fn forward<T: Float>(
+        &self,
+        x: &[T],
+        w: &[T],
+        b: &[T],
+        buffers: &mut Buffers<T>,
+        conv: &mut [T],
+    ) {
+        self.pad(x, buffers);
+        let wide = &mut buffers.wide[..self.filters * self.q_out];
+        correlate(
+            &buffers.padded,
+            &self.forward_offsets,
+            w,
+            Some(b),
+            wide,
+            self.q_out,
+        );
+        let (oh, ow) = (self.g.out_h, self.g.out_w);
+        for (plane, wide) in conv
+            .chunks_exact_mut(oh * ow)
+            .zip(wide.chunks_exact(self.q_out))
+        {
+            for (row, wide) in plane.chunks_exact_mut(ow).zip(wide.chunks(self.wp)) {
+                row.copy_from_slice(&wide[..ow]);
+            }
+        }
+    }
+
+    /// Adds sample `x`'s `dW` to `dw` (`(FN, C·FH·FW)`, column-major), from the gradient
+    /// `dconv` of its output (`FN` planes of `OH·OW`).
+    pub(crate) fn add_filter_gradient<T: Float>(
+        &self,
+        x: &[T],
+        dconv: &[T],
+        buffers: &mut Buffers<T>,
+        dw: &mut [T],
+    ) {
+        self.pad(x, buffers);
+        let (oh, ow, filters) = (self.g.out_h, self.g.out_w, self.filters);
+        for (f, plane) in dconv.chunks_exact(oh * ow).enumerate() {
+            for (oy, row) in plane.chunks_exact(ow).enumerate() {
+                for (ox, &d) in row.iter().enumerate() {
+                    buffers.dout_t[(oy * self.wp + ox) * filters + f] = d;
+                }
+            }
+        }
+        filter_gradient(
+            &buffers.dout_t,
+            &buffers.padded,
+            &self.forward_offsets,
+            self.q_out,
+            dw,
+        );
+    }
+
+    /// The filters turned round for [`input_gradient`](Self::input_gradient): weight
+    /// `(f, fy', fx')` of channel `c` is `W[f, (c, FH−1−fy', FW−1−fx')]`, stored at
+    /// `((f·FH + fy')·FW + fx')·C + c`.
+    pub(crate) fn turn<T: Float>(&self, w: &[T], turned: &mut Vec<T>) {
+        let (c, fh, fw, filters) = (
+            self.g.input.channels,
+            self.g.window.height,
+            self.g.window.width,
+            self.filters,
+        );
+        turned.resize(filters * c * fh * fw, T::zero());
+        for f in 0..filters {
+            for fy in 0..fh {
+                for fx in 0..fw {
+                    for ch in 0..c {
+                        let k = (ch * fh + fh - 1 - fy) * fw + fw - 1 - fx;
+                        turned[((f * fh + fy) * fw + fx) * c + ch] = w[k * filters + f];
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dx` (`C·H·W` values) of one sample from the gradient `dconv` of its output, with the
+    /// filters `turned` by [`turn`](Self::turn).
+    pub(crate) fn input_gradient<T: Float>(
+        &self,
+        dconv: &[T],
+        turned: &[T],
+        buffers: &mut Buffers<T>,
+        dx: &mut [T],
+    ) {
+        let (oh, ow) = (self.g.out_h, self.g.out_w);
+        for (f, plane) in dconv.chunks_exact(oh * ow).enumerate() {
+            for (oy, row) in plane.chunks_exact(ow).enumerate() {
+                let at = f * self.grad_plane + self.front + oy * self.wp;
+                buffers.grads[at..at + ow].copy_from_slice(row);
+            }
+        }
+        let c = self.g.input.channels;
+        let wide = &mut buffers.wide[..c * self.q_in];
+        correlate(
+            &buffers.grads,
+            &self.backward_offsets,
+            turned,
+            None,
+            wide,
+            self.q_in,
+        );
+        let (h, w) = (self.g.input.height, self.g.input.width);
+        for (channel, wide) in dx.chunks_exact_mut(h * w).zip(wide.chunks_exact(self.q_in)) {
+            for (row, wide) in channel.chunks_exact_mut(w).zip(wide.chunks(self.wp)) {
+                row.copy_from_slice(&wide[..w]);
+            }
+        }
+    }
+}
+
+/// `out[f][q] = bias[f] + Σ_k weights[k·F + f] · input[offsets[k] + q]` for the `F` planes of
+/// `q_len` positions of `out` (`q_len` a multiple of [`LANES`]).
+#[multiversion(targets = "simd")]
+fn correlate<T: Float>(
+    input: &[T],
+    offsets: &[usize],
+    weights: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    q_len: usize,
+) {
+    let filters = out.len() / q_len;
+    assert!(
+        q_len.is_multiple_of(LANES)
+            && out.len() == filters * q_len
+            && weights.len() == offsets.len() * filters
+            && bias.is_none_or(|b| b.len() == filters)
+            && offsets.iter().all(|&o| o + q_len <= input.len()),
+        "correlate: shapes"
+    );
+    let k = Kernel {
+        input,
+        offsets,
+        weights,
+        bias,
+        filters,
+        q_len,
+    };
+    // Positions outermost: the input a block of positions reads stays in the L1 cache while
+    // every filter block reads it.
+    let mut q = 0;
+    while q < q_len {
+        let m = ((q_len - q) / LANES).min(MV);
+        match m {
+            1 => k.columns::<1>(out, q),
+            2 => k.columns::<2>(out, q),
+            3 => k.columns::<3>(out, q),
+            _ => k.columns::<MV>(out, q),
+        }
+        q += m * LANES;
+    }
+}
+
+/// The operands of [`correlate`].
+struct Kernel<'a, T> {
+    input: &'a [T],
+    offsets: &'a [usize],
+    weights: &'a [T],
+    bias: Option<&'a [T]>,
+    filters: usize,
+    q_len: usize,
+}
+
+impl<T: Float> Kernel<'_, T> {
+    /// All filters at positions `q..q + M·LANES`.
+    #[inline(always)]
+    fn columns<const M: usize>(&self, out: &mut [T], q: usize) {
+        let mut f = 0;
+        while f < self.filters {
+            if self.filters - f >= NB {
+                self.block::<NB, M>(out, f, q);
+                f += NB;
+            } else {
+                self.block::<1, M>(out, f, q);
+                f += 1;
+            }
+        }
+    }
+
+    /// Filters `f..f + R` at positions `q..q + M·LANES`, summed in registers.
+    #[inline(always)]
+    fn block<const R: usize, const M: usize>(&self, out: &mut [T], f: usize, q: usize) {
+        let mut acc = [[[T::zero(); LANES]; M]; R];
+        if let Some(bias) = self.bias {
+            for (i, row) in acc.iter_mut().enumerate() {
+                *row = [[bias[f + i]; LANES]; M];
+            }
+        }
+        for (&offset, weights) in self
+            .offsets
+            .iter()
+            .zip(self.weights.chunks_exact(self.filters))
+        {
+            let x = &self.input[offset + q..offset + q + M * LANES];
+            let x: [[T; LANES]; M] = std::array::from_fn(|m| {
+                x[m * LANES..(m + 1) * LANES]
+                    .try_into()
+                    .expect("LANES values")
+            });
+            // Each weight in a vector of its own (the compiler broadcasts it).
+            let w: [[T; LANES]; R] = std::array::from_fn(|i| [weights[f + i]; LANES]);
+            step(&mut acc, &x, &w);
+        }
+        for (i, row) in acc.iter().enumerate() {
+            for (m, lanes) in row.iter().enumerate() {
+                let at = (f + i) * self.q_len + q + m * LANES;
+                out[at..at + LANES].copy_from_slice(lanes);
+            }
+        }
+    }
+}
+
+/// One step of a block's sums: `acc[i][m] += x[m]·w[i]`, fused.
+#[inline(always)]
+fn step<T: Float, const R: usize, const M: usize>(
+    acc: &mut [[[T; LANES]; M]; R],
+    x: &[[T; LANES]; M],
+    w: &[[T; LANES]; R],
+) {
+    for i in 0..R {
+        for m in 0..M {
+            for l in 0..LANES {
+                acc[i][m][l] = x[m][l].mul_add(w[i][l], acc[i][m][l]);
+            }
+        }
+    }
+}
+
+/// `dw[k·F + f] += Σ_q dout_t[q·F + f] · input[offsets[k] + q]` for the `F` filters of `dout_t`
+/// (`q_len` rows of `F` values, `F` a multiple of [`LANES`]).
+#[multiversion(targets = "simd")]
+fn filter_gradient<T: Float>(
+    dout_t: &[T],
+    input: &[T],
+    offsets: &[usize],
+    q_len: usize,
+    dw: &mut [T],
+) {
+    let filters = dout_t.len() / q_len;
+    assert!(
+        filters.is_multiple_of(LANES)
+            && dout_t.len() == q_len * filters
+            && dw.len() == offsets.len() * filters
+            && offsets.iter().all(|&o| o + q_len <= input.len()),
+        "filter_gradient: shapes"
+    );
+    let mut f = 0;
+    while f < filters {
+        let left = filters - f;
+        if left >= 4 * LANES {
+            gradient_rows::<T, 4, 4>(dout_t, input, offsets, q_len, dw, f);
+            f += 4 * LANES;
+        } else if left >= 2 * LANES {
+            gradient_rows::<T, 2, KB>(dout_t, input, offsets, q_len, dw, f);
+            f += 2 * LANES;
+        } else {
+            gradient_rows::<T, 1, KB>(dout_t, input, offsets, q_len, dw, f);
+            f += LANES;
+        }
+    }
+}
+
+/// Filters `f..f + FV·LANES` × all weights, `C` weights at a time.
+#[inline(always)]
+fn gradient_rows<T: Float, const FV: usize, const C: usize>(
+    dout_t: &[T],
+    input: &[T],
+    offsets: &[usize],
+    q_len: usize,
+    dw: &mut [T],
+    f: usize,
+) {
+    let mut k = 0;
+    while k < offsets.len() {
+        if offsets.len() - k >= C {
+            gradient_block::<T, FV, C>(dout_t, input, offsets, q_len, dw, f, k);
+            k += C;
+        } else {
+            gradient_block::<T, FV, 1>(dout_t, input, offsets, q_len, dw, f, k);
+            k += 1;
+        }
+    }
+}
+
+/// Filters `f..f + FV·LANES` × weights `k..k + C` of [`filter_gradient`], summed in registers.
+#[inline(always)]
+fn gradient_block<T: Float, const FV: usize, const C: usize>(
+    dout_t: &[T],
+    input: &[T],
+    offsets: &[usize],
+    q_len: usize,
+    dw: &mut [T],
+    f: usize,
+    k: usize,
+) {
+    let filters = dout_t.len() / q_len;
+    let mut acc: [[[T; LANES]; C]; FV] = std::array::from_fn(|v| {
+        std::array::from_fn(|j| {
+            let at = (k + j) * filters + f + v * LANES;
+            dw[at..at + LANES].try_into().expect("LANES values")
+        })
+    });
+    let x: [&[T]; C] = std::array::from_fn(|j| &input[offsets[k + j]..][..q_len]);
+    for (q, d) in dout_t.chunks_exact(filters).enumerate() {
+        let d = &d[f..f + FV * LANES];
+        let d: [[T; LANES]; FV] = std::array::from_fn(|v| {
+            d[v * LANES..(v + 1) * LANES]
+                .try_into()
+                .expect("LANES values")
+        });
+        for j in 0..C {
+            let x = x[j][q];
+            for v in 0..FV {
+                for l in 0..LANES {
+                    acc[v][j][l] = d[v][l].mul_add(x, acc[v][j][l]);
+                }
+            }
+        }
+    }
+    for (v, row) in acc.iter().enumerate() {
+        for (j, lanes) in row.iter().enumerate() {
+            let at = (k + j) * filters + f + v * LANES;
+            dw[at..at + LANES].copy_from_slice(lanes);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Shape;
+    use crate::im2col::{Window, col2im, im2col};
+
+    /// Small integers: every sum is exact, so the direct kernels must give the bits of im2col
+    /// and the products written out.
+    fn value(i: usize, a: usize, m: usize) -> f64 {
+        ((i * a + 3) % m) as f64 - (m / 2) as f64
+    }
+
+    #[test]
+    fn direct_kernels_match_im2col_and_products() {
+        let cases = [
+            (Shape::new(2, 5, 12), Window::square(3, 1, 1), 16),
+            (Shape::new(3, 7, 12), Window::square(3, 1, 2), 32),
+            (Shape::new(1, 6, 14), Window::square(3, 1, 0), 16),
+            (Shape::new(2, 3, 14), Window::square(3, 1, 0), 64),
+            (
+                Shape::new(2, 4, 27),
+                Window {
+                    height: 2,
+                    width: 5,
+                    stride: 1,
+                    pad: 1,
+                },
+                16,
+            ),
+        ];
+        for (input, window, filters) in cases {
+            let g = Geometry::new(input, window).unwrap();
+            let d = Direct::new(&g, filters).unwrap();
+            let mut buffers = Buffers::default();
+            d.size(&mut buffers);
+            let (patch, positions) = (g.patch_len(), g.positions());
+            let w: Vec<f64> = (0..filters * patch).map(|i| value(i, 7, 5)).collect();
+            let b: Vec<f64> = (0..filters).map(|i| value(i, 3, 4)).collect();
+            let mut col = vec![0.0; g.col_len()];
+            for sample in 0..2 {
+                let x: Vec<f64> = (0..g.input_len())
+                    .map(|i| value(i + sample, 5, 7))
+                    .collect();
+                im2col(&x, &g, &mut col);
+                // out[f][p] = b[f] + Σ_k col[k][p]·W[f,k]
+                let mut want = vec![0.0; filters * positions];
+                for f in 0..filters {
+                    for p in 0..positions {
+                        want[f * positions + p] = b[f]
+                            + (0..patch)
+                                .map(|k| col[k * positions + p] * w[k * filters + f])
+                                .sum::<f64>();
+                    }
+                }
+                let mut out = vec![f64::NAN; filters * positions];
+                d.forward(&x, &w, &b, &mut buffers, &mut out);
+                assert_eq!(out, want, "forward {input} {window:?}");
+
+                let dout: Vec<f64> = (0..filters * positions)
+                    .map(|i| value(i + 2 * sample, 11, 9))
+                    .collect();
+                let mut want_dw = vec![1.0; filters * patch];
+                for f in 0..filters {
+                    for k in 0..patch {
+                        want_dw[k * filters + f] += (0..positions)
+                            .map(|p| dout[f * positions + p] * col[k * positions + p])
+                            .sum::<f64>();
+                    }
+                }
+                let mut dw = vec![1.0; filters * patch];
+                d.add_filter_gradient(&x, &dout, &mut buffers, &mut dw);
+                assert_eq!(dw, want_dw, "dW {input} {window:?}");
+
+                // dx = col2im(dout·W)
+                let mut dcol = vec![0.0; g.col_len()];
+                for k in 0..patch {
+                    for p in 0..positions {
+                        dcol[k * positions + p] = (0..filters)
+                            .map(|f| dout[f * positions + p] * w[k * filters + f])
+                            .sum::<f64>();
+                    }
+                }
+                let mut want_dx = vec![0.0; g.input_len()];
+                col2im(&dcol, &g, &mut want_dx);
+                let mut turned = Vec::new();
+                d.turn(&w, &mut turned);
+                let mut dx = vec![f64::NAN; g.input_len()];
+                d.input_gradient(&dout, &turned, &mut buffers, &mut dx);
+                assert_eq!(dx, want_dx, "dx {input} {window:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_stride_one_and_filters_in_sixteens() {
+        let g = Geometry::new(Shape::new(1, 14, 14), Window::square(3, 1, 1)).unwrap();
+        assert!(Direct::new(&g, 16).is_some() && Direct::new(&g, 64).is_some());
+        assert!(Direct::new(&g, 30).is_none());
+        let g = Geometry::new(Shape::new(1, 14, 14), Window::square(3, 2, 1)).unwrap();
+        assert!(Direct::new(&g, 16).is_none());
+        // 8 output columns for 2 thrown away: im2col.
+        let g = Geometry::new(Shape::new(1, 8, 8), Window::square(3, 1, 1)).unwrap();
+        assert!(Direct::new(&g, 16).is_none());
+    }
+}
