@@ -418,83 +418,89 @@ fn filter_gradient<T: Float>(
             && offsets.iter().all(|&o| o + q_len <= input.len()),
         "filter_gradient: shapes"
     );
+    let g = Gradient {
+        dout_t,
+        input,
+        offsets,
+        filters,
+        q_len,
+    };
     let mut f = 0;
     while f < filters {
         let left = filters - f;
         if left >= 4 * LANES {
-            gradient_rows::<T, 4, 4>(dout_t, input, offsets, q_len, dw, f);
+            g.rows::<4, 4>(dw, f);
             f += 4 * LANES;
         } else if left >= 2 * LANES {
-            gradient_rows::<T, 2, KB>(dout_t, input, offsets, q_len, dw, f);
+            g.rows::<2, KB>(dw, f);
             f += 2 * LANES;
         } else {
-            gradient_rows::<T, 1, KB>(dout_t, input, offsets, q_len, dw, f);
+            g.rows::<1, KB>(dw, f);
             f += LANES;
         }
     }
 }
 
-/// Filters `f..f + FV·LANES` × all weights, `C` weights at a time.
-#[inline(always)]
-fn gradient_rows<T: Float, const FV: usize, const C: usize>(
-    dout_t: &[T],
-    input: &[T],
-    offsets: &[usize],
+/// The operands of [`filter_gradient`].
+struct Gradient<'a, T> {
+    dout_t: &'a [T],
+    input: &'a [T],
+    offsets: &'a [usize],
+    filters: usize,
     q_len: usize,
-    dw: &mut [T],
-    f: usize,
-) {
-    let mut k = 0;
-    while k < offsets.len() {
-        if offsets.len() - k >= C {
-            gradient_block::<T, FV, C>(dout_t, input, offsets, q_len, dw, f, k);
-            k += C;
-        } else {
-            gradient_block::<T, FV, 1>(dout_t, input, offsets, q_len, dw, f, k);
-            k += 1;
-        }
-    }
 }
 
-/// Filters `f..f + FV·LANES` × weights `k..k + C` of [`filter_gradient`], summed in registers.
-#[inline(always)]
-fn gradient_block<T: Float, const FV: usize, const C: usize>(
-    dout_t: &[T],
-    input: &[T],
-    offsets: &[usize],
-    q_len: usize,
-    dw: &mut [T],
-    f: usize,
-    k: usize,
-) {
-    let filters = dout_t.len() / q_len;
-    let mut acc: [[[T; LANES]; C]; FV] = std::array::from_fn(|v| {
-        std::array::from_fn(|j| {
-            let at = (k + j) * filters + f + v * LANES;
-            dw[at..at + LANES].try_into().expect("LANES values")
-        })
-    });
-    let x: [&[T]; C] = std::array::from_fn(|j| &input[offsets[k + j]..][..q_len]);
-    for (q, d) in dout_t.chunks_exact(filters).enumerate() {
-        let d = &d[f..f + FV * LANES];
-        let d: [[T; LANES]; FV] = std::array::from_fn(|v| {
-            d[v * LANES..(v + 1) * LANES]
-                .try_into()
-                .expect("LANES values")
-        });
-        for j in 0..C {
-            let x = x[j][q];
-            for v in 0..FV {
-                for l in 0..LANES {
-                    acc[v][j][l] = d[v][l].mul_add(x, acc[v][j][l]);
-                }
+impl<T: Float> Gradient<'_, T> {
+    /// Filters `f..f + FV·LANES` × all weights, `C` weights at a time.
+    #[inline(always)]
+    fn rows<const FV: usize, const C: usize>(&self, dw: &mut [T], f: usize) {
+        let mut k = 0;
+        while k < self.offsets.len() {
+            if self.offsets.len() - k >= C {
+                self.block::<FV, C>(dw, f, k);
+                k += C;
+            } else {
+                self.block::<FV, 1>(dw, f, k);
+                k += 1;
             }
         }
     }
-    for (v, row) in acc.iter().enumerate() {
-        for (j, lanes) in row.iter().enumerate() {
-            let at = (k + j) * filters + f + v * LANES;
-            dw[at..at + LANES].copy_from_slice(lanes);
+
+    /// Filters `f..f + FV·LANES` × weights `k..k + C`, summed in registers.
+    #[inline(always)]
+    fn block<const FV: usize, const C: usize>(&self, dw: &mut [T], f: usize, k: usize) {
+        let filters = self.filters;
+        let mut acc: [[[T; LANES]; C]; FV] = std::array::from_fn(|v| {
+            std::array::from_fn(|j| {
+                let at = (k + j) * filters + f + v * LANES;
+                dw[at..at + LANES].try_into().expect("LANES values")
+            })
+        });
+        let x: [&[T]; C] =
+            std::array::from_fn(|j| &self.input[self.offsets[k + j]..][..self.q_len]);
+        for (q, d) in self.dout_t.chunks_exact(filters).enumerate() {
+            let d = &d[f..f + FV * LANES];
+            let d: [[T; LANES]; FV] = std::array::from_fn(|v| {
+                d[v * LANES..(v + 1) * LANES]
+                    .try_into()
+                    .expect("LANES values")
+            });
+            // (A scalar times each vector: written with the input value broadcast into an
+            // array, the compiler vectorised across filters with gathers, 10 times slower.)
+            for j in 0..C {
+                let value = x[j][q];
+                for v in 0..FV {
+                    for l in 0..LANES {
+                        acc[v][j][l] = d[v][l].mul_add(value, acc[v][j][l]);
+                    }
+                }
+            }
+        }
+        for (v, row) in acc.iter().enumerate() {
+            for (j, lanes) in row.iter().enumerate() {
+                let at = (k + j) * filters + f + v * LANES;
+                dw[at..at + LANES].copy_from_slice(lanes);
+            }
         }
     }
 }
