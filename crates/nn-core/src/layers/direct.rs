@@ -44,7 +44,7 @@ const NB: usize = 4;
 const KB: usize = 8;
 
 /// The wide layout of one convolution (see the [module](self)).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Direct {
     g: Geometry,
     filters: usize,
