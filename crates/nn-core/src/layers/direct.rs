@@ -21,7 +21,7 @@
 //! extra columns cost `Wp/OW − 1` more multiply-adds: 7 % at 28 columns, 14 % at 14, less than
 //! the copies saved; at 8 columns (25 %) im2col and `gemm` stay faster, so [`Direct::new`] takes
 //! only layers with at most one extra column for six (measured with `cargo bench --bench conv`:
-//! the forward and backward passes of `DeepConvNet`'s first four layers take 0.66× to 0.92× the
+//! the forward and backward passes of `DeepConvNet`'s first four layers take 0.62× to 0.80× the
 //! time of im2col and `gemm`, its last two 1.0× to 1.4×). The kernels allocate nothing.
 //!
 //! Each kernel keeps a block of sums in vector registers, as [`kernels`](super::kernels) does:
