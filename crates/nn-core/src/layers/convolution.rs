@@ -124,10 +124,14 @@ struct Scratch<T> {
 
 impl<T: Float> Scratch<T> {
     fn size(&mut self, geometry: &Geometry, planes: usize, direct: Option<&Direct>) {
-        if let Some(d) = direct {
-            d.size(&mut self.direct);
-        }
-        let len = geometry.col_len();
+        // The direct kernels need no col.
+        let len = match direct {
+            Some(d) => {
+                d.size(&mut self.direct);
+                0
+            }
+            None => geometry.col_len(),
+        };
         for (buffer, len) in [
             (&mut self.col, len),
             (&mut self.dcol, len),
@@ -142,19 +146,19 @@ impl<T: Float> Scratch<T> {
 
 /// The shapes a pass over some samples works with.
 #[derive(Clone, Copy)]
-struct Shapes<'a> {
+struct Shapes {
     g: Geometry,
     epilogue: Epilogue,
     filters: usize,
     /// Values of one sample's output (after the epilogue).
     out_len: usize,
-    /// The direct kernels' layout, if they serve this convolution.
-    direct: Option<&'a Direct>,
 }
 
 /// The filters, as each pass reads them.
 #[derive(Clone, Copy)]
 struct Filters<'a, T: Float> {
+    /// The direct kernels' layout, if they serve this convolution (else im2col and `gemm`).
+    direct: Option<&'a Direct>,
     /// `W`, `(FN, C·FH·FW)`.
     w: &'a Matrix<T>,
     /// `Wᵀ` (forward pass through im2col), else empty.
@@ -263,14 +267,12 @@ impl<T: Float> Convolution<T> {
         copy
     }
 
-    /// The shapes of a pass (without the direct layout, which the caller borrows itself).
-    fn shapes(&self) -> Shapes<'static> {
+    fn shapes(&self) -> Shapes {
         Shapes {
             g: self.geometry,
             epilogue: self.epilogue,
             filters: self.w.nrows(),
             out_len: self.output_shape().len().expect("checked by new"),
-            direct: None,
         }
     }
 
@@ -316,11 +318,8 @@ impl<T: Float> Convolution<T> {
         }
         let halves = split_samples(n, self.muladds(n));
         self.size_scratch();
-        let shapes = Shapes {
-            direct: self.direct.as_ref(),
-            ..shapes
-        };
         let w = Filters {
+            direct: self.direct.as_ref(),
             w: &self.w,
             wt: &[],
             turned: &self.turned,
@@ -391,7 +390,7 @@ impl<T: Float> Convolution<T> {
 /// The forward pass of the samples `x` (whole columns) into `out`: for each one, its col, then
 /// `col·Wᵀ + b` (or the same through the direct kernels), then the epilogue.
 fn forward_samples<T: Float>(
-    s: Shapes<'_>,
+    s: Shapes,
     w: Filters<'_, T>,
     b: &Matrix<T>,
     x: &[T],
@@ -413,7 +412,7 @@ fn forward_samples<T: Float>(
             Epilogue::ReluPool(_) => &mut scratch.plane[..filters * positions],
             _ => &mut *out,
         };
-        if let Some(direct) = s.direct {
+        if let Some(direct) = w.direct {
             direct.forward(x, w.w.as_slice(), b.as_slice(), &mut scratch.direct, conv);
         } else {
             im2col(x, g, &mut scratch.col);
@@ -450,7 +449,7 @@ struct Backward<'a, T> {
 /// The backward pass of some samples: `dw` and `db` receive their sums over these samples
 /// (overwritten), `dx` (if given) their input gradients.
 fn backward_samples<T: Float>(
-    s: Shapes<'_>,
+    s: Shapes,
     w: Filters<'_, T>,
     pass: Backward<'_, T>,
     mut dx: Option<&mut [T]>,
@@ -462,10 +461,10 @@ fn backward_samples<T: Float>(
     let (positions, patch) = (g.positions(), g.patch_len());
     let weights = crate::float::SliceMatrix::new(w.w.as_slice(), filters, patch);
     db.fill(T::zero());
-    if s.direct.is_some() {
-        dw.fill(T::zero());
+    if w.direct.is_some() {
+        dw.fill(T::zero()); // the direct kernel adds to it
     }
-    let small = s.direct.is_none() && filters * patch <= MAX_PAIRS;
+    let small = w.direct.is_none() && filters * patch <= MAX_PAIRS;
     if small {
         scratch.grad.start(filters, patch);
     }
@@ -510,44 +509,43 @@ fn backward_samples<T: Float>(
         for (d, plane) in db.iter_mut().zip(dconv.chunks_exact(positions)) {
             *d += kernels::sum(plane);
         }
-        if let Some(direct) = s.direct {
+        let len = g.input_len();
+        let dx = dx.as_deref_mut().map(|dx| &mut dx[i * len..(i + 1) * len]);
+        if let Some(direct) = w.direct {
             direct.add_filter_gradient(x, dconv, &mut scratch.direct, dw);
-            if let Some(dx) = dx.as_deref_mut() {
-                let len = g.input_len();
-                let dx = &mut dx[i * len..(i + 1) * len];
+            if let Some(dx) = dx {
                 direct.input_gradient(dconv, w.turned, &mut scratch.direct, dx);
             }
-            continue;
-        }
-        im2col(x, g, &mut scratch.col);
-        // dW (+)= doutᵀ·col
-        if small {
-            scratch.grad.add(dconv, &scratch.col, positions);
         } else {
-            let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
-            let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
-            crate::float::gemm_slices(T::one(), dconv.t(), col, beta, dw, filters, patch);
+            im2col(x, g, &mut scratch.col);
+            // dW (+)= doutᵀ·col
+            if small {
+                scratch.grad.add(dconv, &scratch.col, positions);
+            } else {
+                let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
+                let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
+                crate::float::gemm_slices(T::one(), dconv.t(), col, beta, dw, filters, patch);
+            }
+            if let Some(dx) = dx {
+                // dcol = dout·W, then back to the input's shape.
+                let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
+                crate::float::gemm_slices(
+                    T::one(),
+                    dconv,
+                    weights,
+                    T::zero(),
+                    &mut scratch.dcol,
+                    positions,
+                    patch,
+                );
+                col2im_consuming(&mut scratch.dcol, g, dx);
+            }
         }
         beta = T::one();
-        if let Some(dx) = dx.as_deref_mut() {
-            // dcol = dout·W, then back to the input's shape.
-            let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
-            crate::float::gemm_slices(
-                T::one(),
-                dconv,
-                weights,
-                T::zero(),
-                &mut scratch.dcol,
-                positions,
-                patch,
-            );
-            let len = g.input_len();
-            col2im_consuming(&mut scratch.dcol, g, &mut dx[i * len..(i + 1) * len]);
-        }
     }
     if small {
         scratch.grad.finish(dw);
-    } else if beta == T::zero() && s.direct.is_none() {
+    } else if beta == T::zero() {
         dw.fill(T::zero()); // no sample
     }
 }
@@ -594,12 +592,9 @@ impl<T: Float> Layer<T> for Convolution<T> {
             }
         }
         self.size_scratch();
-        let shapes = Shapes {
-            direct: self.direct.as_ref(),
-            ..shapes
-        };
-        let (wt, b) = (
+        let (w, b) = (
             Filters {
+                direct: self.direct.as_ref(),
                 w: &self.w,
                 wt: &self.wt,
                 turned: &[],
@@ -609,14 +604,14 @@ impl<T: Float> Layer<T> for Convolution<T> {
         let [first, second] = &mut self.scratch;
         let (x, out, arg_max) = (x.as_slice(), self.out.as_mut_slice(), &mut self.arg_max[..]);
         match halves {
-            Halves::One => forward_samples(shapes, wt, b, x, out, arg_max, first),
+            Halves::One => forward_samples(shapes, w, b, x, out, arg_max, first),
             Halves::Two(h) => {
                 let (x1, x2) = x.split_at(h * self.geometry.input_len());
                 let (o1, o2) = out.split_at_mut(h * out_len);
                 let (a1, a2) = arg_max.split_at_mut(h * arg_len);
                 crate::float::join(
-                    || forward_samples(shapes, wt, b, x1, o1, a1, first),
-                    || forward_samples(shapes, wt, b, x2, o2, a2, second),
+                    || forward_samples(shapes, w, b, x1, o1, a1, first),
+                    || forward_samples(shapes, w, b, x2, o2, a2, second),
                 );
             }
         }

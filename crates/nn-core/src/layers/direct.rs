@@ -31,7 +31,7 @@
 
 use multiversion::multiversion;
 
-use super::kernels::LANES;
+use super::kernels::{self, LANES};
 use crate::Float;
 use crate::im2col::Geometry;
 
@@ -158,11 +158,20 @@ impl Direct {
     /// Copies sample `x` (`C·H·W` values) inside the padding of `buffers.padded`.
     fn pad<T: Float>(&self, x: &[T], buffers: &mut Buffers<T>) {
         let (h, w, pad) = (self.g.input.height, self.g.input.width, self.g.window.pad);
-        for (c, channel) in x.chunks_exact(h * w).enumerate() {
-            for (y, row) in channel.chunks_exact(w).enumerate() {
-                let at = c * self.plane + (y + pad) * self.wp + pad;
-                buffers.padded[at..at + w].copy_from_slice(row);
-            }
+        let rows = Rows {
+            width: w,
+            height: h,
+            wp: self.wp,
+        };
+        rows.widen(x, &mut buffers.padded, self.plane, pad * self.wp + pad);
+    }
+
+    /// The output's rows in the wide layout.
+    fn output_rows(&self) -> Rows {
+        Rows {
+            width: self.g.out_w,
+            height: self.g.out_h,
+            wp: self.wp,
         }
     }
 
@@ -186,15 +195,7 @@ impl Direct {
             wide,
             self.q_out,
         );
-        let (oh, ow) = (self.g.out_h, self.g.out_w);
-        for (plane, wide) in conv
-            .chunks_exact_mut(oh * ow)
-            .zip(wide.chunks_exact(self.q_out))
-        {
-            for (row, wide) in plane.chunks_exact_mut(ow).zip(wide.chunks(self.wp)) {
-                row.copy_from_slice(&wide[..ow]);
-            }
-        }
+        self.output_rows().narrow(wide, self.q_out, conv);
     }
 
     /// Adds sample `x`'s `dW` to `dw` (`(FN, C·FH·FW)`, column-major), from the gradient
@@ -256,13 +257,8 @@ impl Direct {
         buffers: &mut Buffers<T>,
         dx: &mut [T],
     ) {
-        let (oh, ow) = (self.g.out_h, self.g.out_w);
-        for (f, plane) in dconv.chunks_exact(oh * ow).enumerate() {
-            for (oy, row) in plane.chunks_exact(ow).enumerate() {
-                let at = f * self.grad_plane + self.front + oy * self.wp;
-                buffers.grads[at..at + ow].copy_from_slice(row);
-            }
-        }
+        let rows = self.output_rows();
+        rows.widen(dconv, &mut buffers.grads, self.grad_plane, self.front);
         let c = self.g.input.channels;
         let wide = &mut buffers.wide[..c * self.q_in];
         correlate(
@@ -273,10 +269,44 @@ impl Direct {
             wide,
             self.q_in,
         );
-        let (h, w) = (self.g.input.height, self.g.input.width);
-        for (channel, wide) in dx.chunks_exact_mut(h * w).zip(wide.chunks_exact(self.q_in)) {
-            for (row, wide) in channel.chunks_exact_mut(w).zip(wide.chunks(self.wp)) {
-                row.copy_from_slice(&wide[..w]);
+        let rows = Rows {
+            width: self.g.input.width,
+            height: self.g.input.height,
+            wp: self.wp,
+        };
+        rows.narrow(wide, self.q_in, dx);
+    }
+}
+
+/// Planes of `height` rows of `width` values, stored one after the other (compact) or with a
+/// row stride of `wp` (wide).
+#[derive(Clone, Copy)]
+struct Rows {
+    width: usize,
+    height: usize,
+    wp: usize,
+}
+
+impl Rows {
+    /// Copies the compact planes into `wide`: plane `p`'s row `r` at `p·stride + start + r·wp`.
+    fn widen<T: Copy>(self, compact: &[T], wide: &mut [T], stride: usize, start: usize) {
+        for (p, plane) in compact.chunks_exact(self.width * self.height).enumerate() {
+            for (r, row) in plane.chunks_exact(self.width).enumerate() {
+                let at = p * stride + start + r * self.wp;
+                wide[at..at + self.width].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// Copies into the compact planes the rows of `wide` at `p·stride + r·wp`.
+    fn narrow<T: Copy>(self, wide: &[T], stride: usize, compact: &mut [T]) {
+        for (p, plane) in compact
+            .chunks_exact_mut(self.width * self.height)
+            .enumerate()
+        {
+            for (r, row) in plane.chunks_exact_mut(self.width).enumerate() {
+                let at = p * stride + r * self.wp;
+                row.copy_from_slice(&wide[at..at + self.width]);
             }
         }
     }
@@ -373,28 +403,12 @@ impl<T: Float> Kernel<'_, T> {
             });
             // Each weight in a vector of its own (the compiler broadcasts it).
             let w: [[T; LANES]; R] = std::array::from_fn(|i| [weights[f + i]; LANES]);
-            step(&mut acc, &x, &w);
+            kernels::step(&mut acc, &w, &x); // acc[i][m] += w[i]·x[m]
         }
         for (i, row) in acc.iter().enumerate() {
             for (m, lanes) in row.iter().enumerate() {
                 let at = (f + i) * self.q_len + q + m * LANES;
                 out[at..at + LANES].copy_from_slice(lanes);
-            }
-        }
-    }
-}
-
-/// One step of a block's sums: `acc[i][m] += x[m]·w[i]`, fused.
-#[inline(always)]
-fn step<T: Float, const R: usize, const M: usize>(
-    acc: &mut [[[T; LANES]; M]; R],
-    x: &[[T; LANES]; M],
-    w: &[[T; LANES]; R],
-) {
-    for i in 0..R {
-        for m in 0..M {
-            for l in 0..LANES {
-                acc[i][m][l] = x[m][l].mul_add(w[i][l], acc[i][m][l]);
             }
         }
     }

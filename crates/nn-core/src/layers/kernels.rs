@@ -185,7 +185,7 @@ fn sum_lanes<T: Float>(values: &[T]) -> T {
 
 /// One step of every partial sum of a block: `acc[i][j] += dv[i] ⊙ cv[j]`, fused.
 #[inline(always)]
-fn step<T: Float, const R: usize, const C: usize>(
+pub(crate) fn step<T: Float, const R: usize, const C: usize>(
     acc: &mut [[[T; LANES]; C]; R],
     dv: &[[T; LANES]; R],
     cv: &[[T; LANES]; C],
