@@ -118,6 +118,11 @@ fn conv_geometries() -> Vec<(Shape, Window)> {
     let mut all = geometries();
     all.push((Shape::new(2, 5, 12), Window::square(3, 1, 1)));
     all.push((Shape::new(3, 4, 13), Window::square(3, 1, 2)));
+    // Output planes of 64 and 16 values: the col kernels, for every filter count (and with 16
+    // or 32 filters of 288 weights, their own filter-gradient kernel).
+    all.push((Shape::new(2, 8, 8), Window::square(3, 1, 1)));
+    all.push((Shape::new(3, 15, 15), Window::square(3, 2, 1)));
+    all.push((Shape::new(32, 4, 4), Window::square(3, 1, 1)));
     all
 }
 
@@ -195,8 +200,9 @@ fn col2im_is_the_adjoint_of_im2col_and_a_round_trip_counts_the_patches() {
     assert_eq!(back, x.as_slice());
 }
 
-/// Filter counts that take both paths of the layer: im2col and a product (3), and the direct
-/// kernels of stride-1 layers with filters in sixteens (16, 32).
+/// Filter counts that take every path of the layer: the direct kernels of stride-1 layers with
+/// filters in sixteens (16, 32) on wide rows, else im2col with the col kernels (output planes in
+/// sixteens) or with `gemm` (the others).
 const FILTERS: [usize; 3] = [3, 16, 32];
 
 #[test]

@@ -1,7 +1,7 @@
 //! The convolution layer (§7.4.3, the book's `Convolution`).
 
 use super::activation::{relu_backward_into, relu_in_place};
-use super::direct::{self, Direct};
+use super::direct::{self, Direct, Slices};
 use super::pooling;
 use super::{Kind, Layer, Param, ensure_shape};
 use crate::im2col::{Geometry, Window, col2im_consuming, im2col};
@@ -40,7 +40,10 @@ use crate::{Float, Matrix, Shape};
 /// (`DeepConvNet`'s layers on 28×28 and 14×14 inputs) skip the col: a kernel of our own reads
 /// each weight's shifted input straight from a zero-padded copy of the sample, for the forward
 /// pass, `dW` and `dx` alike (see `layers/direct.rs`). It computes the same sums as im2col and
-/// the product (tested exactly on integers, and by gradient checks), in another order.
+/// the product (tested exactly on integers, and by gradient checks), in another order. The other
+/// convolutions whose output planes hold a multiple of 16 positions (the book's `SimpleConvNet`,
+/// `DeepConvNet`'s 8×8 layers) build the col and multiply it by the same kernels (`Slices`);
+/// only the remaining ones call `gemm`, which allocates its packing buffers at every call.
 ///
 /// **Inside a network**, a convolution followed by [`Relu`](super::Relu), or by `Relu` and
 /// [`Pooling`](super::Pooling), runs the three layers sample by sample (a *fused* layer, built by
@@ -97,6 +100,8 @@ pub struct Convolution<T: Float> {
     wt: Vec<T>,
     /// The direct kernels' layout, for the convolutions they serve (see [`direct`]).
     direct: Option<Direct>,
+    /// The same kernels over the col, for the other convolutions they serve (else `gemm`).
+    slices: Option<Slices>,
     /// The filters turned round, as the direct kernels' input gradient reads them.
     turned: Vec<T>,
 }
@@ -111,8 +116,8 @@ pub(crate) enum Epilogue {
 }
 
 /// What one half of the batch works in: a sample's col and its gradient, its convolution output
-/// (or that output's gradient) when pooled, and the partial sums of the half's `dW` for small
-/// filters.
+/// (or that output's gradient) when pooled, the partial sums of the half's `dW` for small
+/// filters, and the kernels' own buffers.
 #[derive(Clone, Debug, Default)]
 struct Scratch<T> {
     col: Vec<T>,
@@ -120,6 +125,8 @@ struct Scratch<T> {
     plane: Vec<T>,
     grad: FilterGradient<T>,
     direct: direct::Buffers<T>,
+    /// The output gradient transposed, for [`Slices::add_filter_gradient`].
+    dout_t: Vec<T>,
 }
 
 impl<T: Float> Scratch<T> {
@@ -157,11 +164,13 @@ struct Shapes {
 /// The filters, as each pass reads them.
 #[derive(Clone, Copy)]
 struct Filters<'a, T: Float> {
-    /// The direct kernels' layout, if they serve this convolution (else im2col and `gemm`).
+    /// The direct kernels' layout, if they serve this convolution (else im2col).
     direct: Option<&'a Direct>,
+    /// The col kernels, if they serve this convolution (else `gemm`).
+    slices: Option<&'a Slices>,
     /// `W`, `(FN, C·FH·FW)`.
     w: &'a Matrix<T>,
-    /// `Wᵀ` (forward pass through im2col), else empty.
+    /// `Wᵀ` (forward pass through `gemm`, input gradient through the col kernels), else empty.
     wt: &'a [T],
     /// The filters turned round (input gradient through the direct kernels), else empty.
     turned: &'a [T],
@@ -192,6 +201,11 @@ impl<T: Float> Convolution<T> {
             ));
         }
         let empty = Matrix::zeros(0, 0);
+        let direct = Direct::new(&geometry, filters);
+        let slices = match direct {
+            Some(_) => None,
+            None => Slices::new(&geometry, filters),
+        };
         Ok(Convolution {
             dw: Matrix::zeros(w.nrows(), w.ncols()),
             db: Matrix::zeros(filters, 1),
@@ -207,7 +221,8 @@ impl<T: Float> Convolution<T> {
             dw2: Vec::new(),
             db2: Vec::new(),
             wt: Vec::new(),
-            direct: Direct::new(&geometry, filters),
+            direct,
+            slices,
             turned: Vec::new(),
         })
     }
@@ -291,6 +306,17 @@ impl<T: Float> Convolution<T> {
         );
     }
 
+    /// Copies `W` into `wt`, row after row: `Wᵀ`, column-major.
+    fn transpose_filters(&mut self) {
+        let (filters, patch) = (self.w.nrows(), self.geometry.patch_len());
+        self.wt.resize(filters * patch, T::zero());
+        for (f, row) in self.w.row_iter().enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                self.wt[f * patch + k] = v;
+            }
+        }
+    }
+
     fn size_scratch(&mut self) {
         let planes = self.conv_shape().len().expect("checked by new");
         let g = self.geometry;
@@ -314,14 +340,17 @@ impl<T: Float> Convolution<T> {
             ensure_shape(&mut self.dx, self.geometry.input_len(), n);
             if let Some(d) = &self.direct {
                 d.turn(self.w.as_slice(), &mut self.turned);
+            } else if self.slices.is_some() {
+                self.transpose_filters();
             }
         }
         let halves = split_samples(n, self.muladds(n));
         self.size_scratch();
         let w = Filters {
             direct: self.direct.as_ref(),
+            slices: self.slices.as_ref(),
             w: &self.w,
-            wt: &[],
+            wt: &self.wt,
             turned: &self.turned,
         };
         let [first, second] = &mut self.scratch;
@@ -416,12 +445,16 @@ fn forward_samples<T: Float>(
             direct.forward(x, w.w.as_slice(), b.as_slice(), &mut scratch.direct, conv);
         } else {
             im2col(x, g, &mut scratch.col);
-            for (plane, &bias) in conv.chunks_exact_mut(positions).zip(b.iter()) {
-                plane.fill(bias);
+            if let Some(slices) = w.slices {
+                slices.forward(&scratch.col, w.w.as_slice(), b.as_slice(), conv);
+            } else {
+                for (plane, &bias) in conv.chunks_exact_mut(positions).zip(b.iter()) {
+                    plane.fill(bias);
+                }
+                let col = crate::float::SliceMatrix::new(&scratch.col, positions, g.patch_len());
+                let wt = crate::float::SliceMatrix::new(w.wt, g.patch_len(), filters);
+                crate::float::gemm_slices(T::one(), col, wt, T::one(), conv, positions, filters);
             }
-            let col = crate::float::SliceMatrix::new(&scratch.col, positions, g.patch_len());
-            let wt = crate::float::SliceMatrix::new(w.wt, g.patch_len(), filters);
-            crate::float::gemm_slices(T::one(), col, wt, T::one(), conv, positions, filters);
         }
         match s.epilogue {
             Epilogue::None => {}
@@ -461,10 +494,10 @@ fn backward_samples<T: Float>(
     let (positions, patch) = (g.positions(), g.patch_len());
     let weights = crate::float::SliceMatrix::new(w.w.as_slice(), filters, patch);
     db.fill(T::zero());
-    if w.direct.is_some() {
-        dw.fill(T::zero()); // the direct kernel adds to it
-    }
     let small = w.direct.is_none() && filters * patch <= MAX_PAIRS;
+    if w.direct.is_some() || (w.slices.is_some() && !small) {
+        dw.fill(T::zero()); // the kernel adds to it
+    }
     if small {
         scratch.grad.start(filters, patch);
     }
@@ -521,6 +554,8 @@ fn backward_samples<T: Float>(
             // dW (+)= doutᵀ·col
             if small {
                 scratch.grad.add(dconv, &scratch.col, positions);
+            } else if let Some(slices) = w.slices {
+                slices.add_filter_gradient(&scratch.col, dconv, &mut scratch.dout_t, dw);
             } else {
                 let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
                 let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
@@ -528,16 +563,20 @@ fn backward_samples<T: Float>(
             }
             if let Some(dx) = dx {
                 // dcol = dout·W, then back to the input's shape.
-                let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
-                crate::float::gemm_slices(
-                    T::one(),
-                    dconv,
-                    weights,
-                    T::zero(),
-                    &mut scratch.dcol,
-                    positions,
-                    patch,
-                );
+                if let Some(slices) = w.slices {
+                    slices.col_gradient(dconv, w.wt, &mut scratch.dcol);
+                } else {
+                    let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
+                    crate::float::gemm_slices(
+                        T::one(),
+                        dconv,
+                        weights,
+                        T::zero(),
+                        &mut scratch.dcol,
+                        positions,
+                        patch,
+                    );
+                }
                 col2im_consuming(&mut scratch.dcol, g, dx);
             }
         }
@@ -582,19 +621,14 @@ impl<T: Float> Layer<T> for Convolution<T> {
         };
         self.arg_max.resize(arg_len * n, 0);
         let halves = split_samples(n, self.muladds(n));
-        if self.direct.is_none() {
-            let (filters, patch) = (self.w.nrows(), self.geometry.patch_len());
-            self.wt.resize(filters * patch, T::zero());
-            for (f, row) in self.w.row_iter().enumerate() {
-                for (k, &v) in row.iter().enumerate() {
-                    self.wt[f * patch + k] = v;
-                }
-            }
+        if self.direct.is_none() && self.slices.is_none() {
+            self.transpose_filters();
         }
         self.size_scratch();
         let (w, b) = (
             Filters {
                 direct: self.direct.as_ref(),
+                slices: self.slices.as_ref(),
                 w: &self.w,
                 wt: &self.wt,
                 turned: &[],

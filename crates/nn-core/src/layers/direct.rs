@@ -24,6 +24,11 @@
 //! the forward and backward passes of `DeepConvNet`'s first four layers take 0.62× to 0.80× the
 //! time of im2col and `gemm`, its last two 1.0× to 1.4×). The kernels allocate nothing.
 //!
+//! The same kernels also multiply im2col's col ([`Slices`]): its plane `k` is the slice at
+//! `k·OH·OW`, another shifted slice. That serves the convolutions the wide layout does not (the
+//! book's `SimpleConvNet`, `DeepConvNet`'s 8×8 layers) without the `gemm` crate, which allocates
+//! its packing buffers at each of its per-sample calls.
+//!
 //! Each kernel keeps a block of sums in vector registers, as [`kernels`](super::kernels) does:
 //! 4 filters × 64 positions for the correlations, 64 filters × 4 weights (or 32 × 8, 16 × 8)
 //! for `dW`. Every sum runs in an order fixed by the shapes, so results are the same on any
@@ -278,6 +283,85 @@ impl Direct {
     }
 }
 
+/// The same kernels over im2col's col, for the convolutions the wide layout does not serve (the
+/// book's `SimpleConvNet`, `DeepConvNet`'s 8×8 layers): plane `k` of the col is the slice at
+/// `k·OH·OW`, so each of the three products is again a loop over shifted slices, with offsets
+/// that are multiples of the plane:
+///
+/// ```text
+/// forward      out[f][p]  = b[f] + Σ_k W[f,k] · col[k·P + p]          (P = OH·OW)
+/// filters      dW[f][k]  += Σ_p dout[f][p] · col[k·P + p]
+/// input        dcol[k][p] = Σ_f W[f,k] · dout[f·P + p], then col2im
+/// ```
+///
+/// They serve geometries with `OH·OW` a multiple of [`LANES`], and filters in multiples of
+/// [`LANES`] unless the filter gradient is small enough for [`kernels::FilterGradient`]. Unlike
+/// the `gemm` crate, which allocates its packing buffers at every call (one call per sample),
+/// they allocate nothing.
+#[derive(Clone, Debug)]
+pub(crate) struct Slices {
+    positions: usize,
+    filters: usize,
+    /// `k·OH·OW` for each weight `k`: the col's planes.
+    col_offsets: Vec<usize>,
+    /// `f·OH·OW` for each filter `f`: the output gradient's planes.
+    grad_offsets: Vec<usize>,
+}
+
+impl Slices {
+    /// The col kernels for `filters` filters over `g`, when they serve it (see the type).
+    pub(crate) fn new(g: &Geometry, filters: usize) -> Option<Self> {
+        let (positions, patch) = (g.positions(), g.patch_len());
+        let small = filters * patch <= kernels::MAX_PAIRS;
+        if positions == 0
+            || filters == 0
+            || !positions.is_multiple_of(LANES)
+            || !(small || filters.is_multiple_of(LANES))
+        {
+            return None;
+        }
+        Some(Slices {
+            positions,
+            filters,
+            col_offsets: (0..patch).map(|k| k * positions).collect(),
+            grad_offsets: (0..filters).map(|f| f * positions).collect(),
+        })
+    }
+
+    /// `conv` (`FN` planes of `OH·OW`) ← `b + W·col`, for `w` the `(FN, C·FH·FW)` filter
+    /// matrix, column-major, and `col` one sample's col.
+    pub(crate) fn forward<T: Float>(&self, col: &[T], w: &[T], b: &[T], conv: &mut [T]) {
+        correlate(col, &self.col_offsets, w, Some(b), conv, self.positions);
+    }
+
+    /// Adds `dout·colᵀ` to `dw` (`(FN, C·FH·FW)`, column-major), through `dout_t`, the output
+    /// gradient `dconv` (`FN` planes of `OH·OW`) transposed. Needs filters in multiples of
+    /// [`LANES`] (small filter gradients go through [`kernels::FilterGradient`] instead).
+    pub(crate) fn add_filter_gradient<T: Float>(
+        &self,
+        col: &[T],
+        dconv: &[T],
+        dout_t: &mut Vec<T>,
+        dw: &mut [T],
+    ) {
+        let (positions, filters) = (self.positions, self.filters);
+        dout_t.resize(positions * filters, T::zero());
+        for (f, plane) in dconv.chunks_exact(positions).enumerate() {
+            for (p, &d) in plane.iter().enumerate() {
+                dout_t[p * filters + f] = d;
+            }
+        }
+        filter_gradient(dout_t, col, &self.col_offsets, positions, dw);
+    }
+
+    /// `dcol` (the col's `C·FH·FW` planes of `OH·OW`) ← `Wᵀ·dconv`, for `wt` the filters one
+    /// after the other (`W` row-major) and `dconv` the output gradient (`FN` planes of
+    /// `OH·OW`). [`col2im`](crate::im2col::col2im) then makes it the input gradient.
+    pub(crate) fn col_gradient<T: Float>(&self, dconv: &[T], wt: &[T], dcol: &mut [T]) {
+        correlate(dconv, &self.grad_offsets, wt, None, dcol, self.positions);
+    }
+}
+
 /// Planes of `height` rows of `width` values, stored one after the other (compact) or with a
 /// row stride of `wp` (wide).
 #[derive(Clone, Copy)]
@@ -371,9 +455,13 @@ impl<T: Float> Kernel<'_, T> {
     fn columns<const M: usize>(&self, out: &mut [T], q: usize) {
         let mut f = 0;
         while f < self.filters {
-            if self.filters - f >= NB {
+            let left = self.filters - f;
+            if left >= NB {
                 self.block::<NB, M>(out, f, q);
                 f += NB;
+            } else if left >= 2 {
+                self.block::<2, M>(out, f, q);
+                f += 2;
             } else {
                 self.block::<1, M>(out, f, q);
                 f += 1;
@@ -484,12 +572,16 @@ impl<T: Float> Gradient<'_, T> {
     #[inline(always)]
     fn block<const FV: usize, const C: usize>(&self, dw: &mut [T], f: usize, k: usize) {
         let filters = self.filters;
-        let mut acc: [[[T; LANES]; C]; FV] = std::array::from_fn(|v| {
-            std::array::from_fn(|j| {
+        // (Loaded by plain copies: built with `array::from_fn`, the sums went through a call of
+        // `memmove`, a sixth of the time of `DeepConvNet`'s 8×8 layers, whose sums see only 64
+        // positions per sample.)
+        let mut acc = [[[T::zero(); LANES]; C]; FV];
+        for (v, row) in acc.iter_mut().enumerate() {
+            for (j, lanes) in row.iter_mut().enumerate() {
                 let at = (k + j) * filters + f + v * LANES;
-                dw[at..at + LANES].try_into().expect("LANES values")
-            })
-        });
+                lanes.copy_from_slice(&dw[at..at + LANES]);
+            }
+        }
         let x: [&[T]; C] =
             std::array::from_fn(|j| &self.input[self.offsets[k + j]..][..self.q_len]);
         for (q, d) in self.dout_t.chunks_exact(filters).enumerate() {
@@ -610,6 +702,84 @@ mod tests {
                 assert_eq!(dx, want_dx, "dx {input} {window:?}");
             }
         }
+    }
+
+    /// The col kernels against the products written out, on small integers (exact): strides 1
+    /// and 2, filter counts that leave every kind of block remainder (4 + 2 + 1), 16 and 32.
+    #[test]
+    fn col_kernels_match_the_products_written_out() {
+        let cases = [
+            (Shape::new(1, 12, 12), Window::square(5, 1, 0), 30),
+            (Shape::new(2, 4, 8), Window::square(3, 1, 1), 7),
+            (Shape::new(2, 8, 8), Window::square(3, 1, 1), 16),
+            (Shape::new(3, 15, 15), Window::square(3, 2, 1), 32),
+        ];
+        for (input, window, filters) in cases {
+            let g = Geometry::new(input, window).unwrap();
+            let s = Slices::new(&g, filters).unwrap();
+            let (patch, positions) = (g.patch_len(), g.positions());
+            let w: Vec<f64> = (0..filters * patch).map(|i| value(i, 7, 5)).collect();
+            let b: Vec<f64> = (0..filters).map(|i| value(i, 3, 4)).collect();
+            let mut wt = vec![0.0; filters * patch];
+            for f in 0..filters {
+                for k in 0..patch {
+                    wt[f * patch + k] = w[k * filters + f];
+                }
+            }
+            let x: Vec<f64> = (0..g.input_len()).map(|i| value(i, 5, 7)).collect();
+            let mut col = vec![0.0; g.col_len()];
+            im2col(&x, &g, &mut col);
+            let mut want = vec![0.0; filters * positions];
+            for f in 0..filters {
+                for p in 0..positions {
+                    want[f * positions + p] = b[f]
+                        + (0..patch)
+                            .map(|k| col[k * positions + p] * w[k * filters + f])
+                            .sum::<f64>();
+                }
+            }
+            let mut out = vec![f64::NAN; filters * positions];
+            s.forward(&col, &w, &b, &mut out);
+            assert_eq!(out, want, "forward {input} {window:?}");
+
+            let dout: Vec<f64> = (0..filters * positions).map(|i| value(i, 11, 9)).collect();
+            let mut want_dcol = vec![0.0; g.col_len()];
+            for k in 0..patch {
+                for p in 0..positions {
+                    want_dcol[k * positions + p] = (0..filters)
+                        .map(|f| dout[f * positions + p] * w[k * filters + f])
+                        .sum::<f64>();
+                }
+            }
+            let mut dcol = vec![f64::NAN; g.col_len()];
+            s.col_gradient(&dout, &wt, &mut dcol);
+            assert_eq!(dcol, want_dcol, "dcol {input} {window:?}");
+
+            if filters.is_multiple_of(LANES) {
+                let mut want_dw = vec![1.0; filters * patch];
+                for f in 0..filters {
+                    for k in 0..patch {
+                        want_dw[k * filters + f] += (0..positions)
+                            .map(|p| dout[f * positions + p] * col[k * positions + p])
+                            .sum::<f64>();
+                    }
+                }
+                let (mut dw, mut dout_t) = (vec![1.0; filters * patch], Vec::new());
+                s.add_filter_gradient(&col, &dout, &mut dout_t, &mut dw);
+                assert_eq!(dw, want_dw, "dW {input} {window:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn col_kernels_need_positions_in_sixteens_and_filters_in_sixteens_unless_small() {
+        let g = Geometry::new(Shape::new(32, 8, 8), Window::square(3, 1, 1)).unwrap();
+        assert!(Slices::new(&g, 64).is_some() && Slices::new(&g, 8).is_some());
+        // 30 filters of 288 weights: too many pairs for the small filter gradient.
+        assert!(Slices::new(&g, 30).is_none());
+        // 7×7 = 49 positions.
+        let g = Geometry::new(Shape::new(1, 7, 7), Window::square(3, 1, 1)).unwrap();
+        assert!(Slices::new(&g, 16).is_none());
     }
 
     #[test]
