@@ -19,10 +19,10 @@
 //! building it twice per step (forward, and backward for `dW`) and reading it back took a fifth
 //! of the step, and each per-sample product allocated the `gemm` crate's packing buffers. The
 //! extra columns cost `Wp/OW − 1` more multiply-adds: 7 % at 28 columns, 14 % at 14, less than
-//! the copies saved; at 8 columns (25 %) im2col and `gemm` stay faster, so [`Direct::new`] takes
-//! only layers with at most one extra column for six (measured with `cargo bench --bench conv`:
-//! the forward and backward passes of `DeepConvNet`'s first four layers take 0.62× to 0.80× the
-//! time of im2col and `gemm`, its last two 1.0× to 1.4×). The kernels allocate nothing.
+//! the copies saved; at 8 columns (25 %) im2col stays faster, so [`Direct::new`] takes only
+//! layers with at most one extra column for six (measured with `cargo bench --bench conv`: the
+//! forward and backward passes of `DeepConvNet`'s first four layers take 0.62× to 0.80× the time
+//! of im2col and `gemm`, its last two 1.0× to 1.4×). The kernels allocate nothing.
 //!
 //! The same kernels also multiply im2col's col ([`Slices`]): its plane `k` is the slice at
 //! `k·OH·OW`, another shifted slice. That serves the convolutions the wide layout does not (the
@@ -87,7 +87,7 @@ pub(crate) struct Buffers<T> {
 impl Direct {
     /// The wide layout of `filters` filters over `g`, when these kernels serve it: stride 1,
     /// filters a multiple of [`LANES`], and at most one thrown-away column for six output ones
-    /// (with more, as for `DeepConvNet`'s 8×8 layers, im2col and `gemm` are faster: measured).
+    /// (with more, as for `DeepConvNet`'s 8×8 layers, im2col is faster: measured).
     pub(crate) fn new(g: &Geometry, filters: usize) -> Option<Self> {
         let w = g.window;
         if w.stride != 1
@@ -623,6 +623,45 @@ mod tests {
         ((i * a + 3) % m) as f64 - (m / 2) as f64
     }
 
+    /// The three products of a convolution written out, from one sample's col: the output
+    /// `b + W·col`, `1 + dout·colᵀ` (a `dW` added to ones) and `dcol = Wᵀ·dout`.
+    struct WrittenOut {
+        out: Vec<f64>,
+        dw: Vec<f64>,
+        dcol: Vec<f64>,
+    }
+
+    fn written_out(col: &[f64], w: &[f64], b: &[f64], dout: &[f64]) -> WrittenOut {
+        let filters = b.len();
+        let (patch, positions) = (w.len() / filters, dout.len() / filters);
+        let mut r = WrittenOut {
+            out: vec![0.0; filters * positions],
+            dw: vec![1.0; filters * patch],
+            dcol: vec![0.0; patch * positions],
+        };
+        for f in 0..filters {
+            for p in 0..positions {
+                r.out[f * positions + p] = b[f]
+                    + (0..patch)
+                        .map(|k| col[k * positions + p] * w[k * filters + f])
+                        .sum::<f64>();
+            }
+            for k in 0..patch {
+                r.dw[k * filters + f] += (0..positions)
+                    .map(|p| dout[f * positions + p] * col[k * positions + p])
+                    .sum::<f64>();
+            }
+        }
+        for k in 0..patch {
+            for p in 0..positions {
+                r.dcol[k * positions + p] = (0..filters)
+                    .map(|f| dout[f * positions + p] * w[k * filters + f])
+                    .sum::<f64>();
+            }
+        }
+        r
+    }
+
     #[test]
     fn direct_kernels_match_im2col_and_products() {
         let cases = [
@@ -655,46 +694,21 @@ mod tests {
                     .map(|i| value(i + sample, 5, 7))
                     .collect();
                 im2col(&x, &g, &mut col);
-                // out[f][p] = b[f] + Σ_k col[k][p]·W[f,k]
-                let mut want = vec![0.0; filters * positions];
-                for f in 0..filters {
-                    for p in 0..positions {
-                        want[f * positions + p] = b[f]
-                            + (0..patch)
-                                .map(|k| col[k * positions + p] * w[k * filters + f])
-                                .sum::<f64>();
-                    }
-                }
-                let mut out = vec![f64::NAN; filters * positions];
-                d.forward(&x, &w, &b, &mut buffers, &mut out);
-                assert_eq!(out, want, "forward {input} {window:?}");
-
                 let dout: Vec<f64> = (0..filters * positions)
                     .map(|i| value(i + 2 * sample, 11, 9))
                     .collect();
-                let mut want_dw = vec![1.0; filters * patch];
-                for f in 0..filters {
-                    for k in 0..patch {
-                        want_dw[k * filters + f] += (0..positions)
-                            .map(|p| dout[f * positions + p] * col[k * positions + p])
-                            .sum::<f64>();
-                    }
-                }
+                let want = written_out(&col, &w, &b, &dout);
+                let mut out = vec![f64::NAN; filters * positions];
+                d.forward(&x, &w, &b, &mut buffers, &mut out);
+                assert_eq!(out, want.out, "forward {input} {window:?}");
+
                 let mut dw = vec![1.0; filters * patch];
                 d.add_filter_gradient(&x, &dout, &mut buffers, &mut dw);
-                assert_eq!(dw, want_dw, "dW {input} {window:?}");
+                assert_eq!(dw, want.dw, "dW {input} {window:?}");
 
                 // dx = col2im(dout·W)
-                let mut dcol = vec![0.0; g.col_len()];
-                for k in 0..patch {
-                    for p in 0..positions {
-                        dcol[k * positions + p] = (0..filters)
-                            .map(|f| dout[f * positions + p] * w[k * filters + f])
-                            .sum::<f64>();
-                    }
-                }
                 let mut want_dx = vec![0.0; g.input_len()];
-                col2im(&dcol, &g, &mut want_dx);
+                col2im(&want.dcol, &g, &mut want_dx);
                 let mut turned = Vec::new();
                 d.turn(&w, &mut turned);
                 let mut dx = vec![f64::NAN; g.input_len()];
@@ -729,44 +743,20 @@ mod tests {
             let x: Vec<f64> = (0..g.input_len()).map(|i| value(i, 5, 7)).collect();
             let mut col = vec![0.0; g.col_len()];
             im2col(&x, &g, &mut col);
-            let mut want = vec![0.0; filters * positions];
-            for f in 0..filters {
-                for p in 0..positions {
-                    want[f * positions + p] = b[f]
-                        + (0..patch)
-                            .map(|k| col[k * positions + p] * w[k * filters + f])
-                            .sum::<f64>();
-                }
-            }
+            let dout: Vec<f64> = (0..filters * positions).map(|i| value(i, 11, 9)).collect();
+            let want = written_out(&col, &w, &b, &dout);
             let mut out = vec![f64::NAN; filters * positions];
             s.forward(&col, &w, &b, &mut out);
-            assert_eq!(out, want, "forward {input} {window:?}");
+            assert_eq!(out, want.out, "forward {input} {window:?}");
 
-            let dout: Vec<f64> = (0..filters * positions).map(|i| value(i, 11, 9)).collect();
-            let mut want_dcol = vec![0.0; g.col_len()];
-            for k in 0..patch {
-                for p in 0..positions {
-                    want_dcol[k * positions + p] = (0..filters)
-                        .map(|f| dout[f * positions + p] * w[k * filters + f])
-                        .sum::<f64>();
-                }
-            }
             let mut dcol = vec![f64::NAN; g.col_len()];
             s.col_gradient(&dout, &wt, &mut dcol);
-            assert_eq!(dcol, want_dcol, "dcol {input} {window:?}");
+            assert_eq!(dcol, want.dcol, "dcol {input} {window:?}");
 
             if filters.is_multiple_of(LANES) {
-                let mut want_dw = vec![1.0; filters * patch];
-                for f in 0..filters {
-                    for k in 0..patch {
-                        want_dw[k * filters + f] += (0..positions)
-                            .map(|p| dout[f * positions + p] * col[k * positions + p])
-                            .sum::<f64>();
-                    }
-                }
                 let (mut dw, mut dout_t) = (vec![1.0; filters * patch], Vec::new());
                 s.add_filter_gradient(&col, &dout, &mut dout_t, &mut dw);
-                assert_eq!(dw, want_dw, "dW {input} {window:?}");
+                assert_eq!(dw, want.dw, "dW {input} {window:?}");
             }
         }
     }

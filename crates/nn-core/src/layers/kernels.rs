@@ -14,8 +14,8 @@
 //! threads (and, `mul_add` being exact, on any CPU).
 //!
 //! The partial sums take `filters · weights · LANES` values, so this serves filters of up to
-//! [`MAX_PAIRS`] pairs (the book's first layers; `DeepConvNet`'s second); larger ones go through
-//! `gemm`, whose per-sample products are then large enough to run near its peak.
+//! [`MAX_PAIRS`] pairs (the book's first layers); larger ones go through the filter-gradient
+//! kernel of `layers/direct.rs` (filters in multiples of 16) or `gemm`.
 
 use multiversion::multiversion;
 
