@@ -882,7 +882,7 @@ fn a_symlinked_model_file_is_written_through_its_link() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
     let (dir, data) = synthetic();
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"))
@@ -915,12 +915,20 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
             "train ended early"
         );
     }
+    // Keep reading the epochs it prints until it stops: a full stdout pipe would block it in a
+    // write before it sees the signal (on a loaded machine, 64 KB of epoch lines come in a second,
+    // and the test hung so).
+    let drain = std::thread::spawn(move || {
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).map(|_| ())
+    });
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
+    drain.join().unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
