@@ -65,6 +65,19 @@ fn allocations_of(f: impl FnMut()) -> usize {
     tally(f).0
 }
 
+/// Asserts that three calls of `step` allocate exactly what three calls of `products` allocate,
+/// once a first call of `products` has allocated the kernel's per-thread buffer.
+fn assert_allocates_as(mut products: impl FnMut(), mut step: impl FnMut(), label: &str) {
+    products();
+    let kernel = allocations_of(&mut products) * 3;
+    let steps = allocations_of(|| {
+        for _ in 0..3 {
+            step();
+        }
+    });
+    assert_eq!(steps, kernel, "{label}: allocations in three steps");
+}
+
 #[test]
 fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
     // One worker thread: the split products still go through `rayon::join`, whose halves then
@@ -100,7 +113,7 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
             let (mut h, mut s) = (Matrix::zeros(50, 100), Matrix::zeros(10, 100));
             let (mut dw1, mut dw2, mut dz) = (w1.clone(), w2.clone(), h.clone());
             let dy = s.clone();
-            let mut products = || {
+            let products = || {
                 f32::gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
                 f32::gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
                 f32::gemm(1.0, &h, Op::N, &dy, Op::T, 0.0, &mut dw2);
@@ -111,14 +124,8 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
                     f32::gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
                 });
             };
-            products(); // the kernel's per-thread buffer, allocated on first use
-            let kernel = allocations_of(&mut products) * 3;
-            let steps = allocations_of(|| {
-                for _ in 0..3 {
-                    step(&mut net);
-                }
-            });
-            assert_eq!(steps, kernel, "{activation}: allocations in three steps");
+            let label = activation.to_string();
+            assert_allocates_as(products, || _ = step(&mut net), &label);
         }
     });
 }
@@ -164,21 +171,14 @@ fn cnn_training_steps_allocate_only_inside_the_gemm_kernel_of_their_affine_layer
                     (w.clone(), x.clone(), out.clone(), w, x, out)
                 })
                 .collect();
-            let mut products = || {
+            let products = || {
                 for (w, x, out, dw, dx, dout) in &mut layers {
                     f32::gemm(1.0, w, Op::T, x, Op::N, 1.0, out);
                     f32::gemm(1.0, x, Op::N, dout, Op::T, 0.0, dw);
                     f32::gemm(1.0, w, Op::N, dout, Op::N, 0.0, dx);
                 }
             };
-            products(); // the kernel's per-thread buffer, allocated on first use
-            let kernel = allocations_of(&mut products) * 3;
-            let steps = allocations_of(|| {
-                for _ in 0..3 {
-                    step(&mut net);
-                }
-            });
-            assert_eq!(steps, kernel, "{spec}: allocations in three steps");
+            assert_allocates_as(products, || _ = step(&mut net), &spec.to_string());
         }
     });
 }
