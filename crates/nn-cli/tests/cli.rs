@@ -885,7 +885,9 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
     let (dir, data) = synthetic();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"))
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"));
+    command
         .args([
             "train",
             "--iters",
@@ -902,9 +904,35 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
         .arg("--plot")
         .arg(dir.path().join("plot.svg"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    // A test harness started as a background job ignores SIGINT, and an ignored signal stays
+    // ignored across `exec`: the child would never see the Ctrl-C (nn-cli leaves an ignored SIGINT
+    // ignored, as programs do). Give it the default action, as a terminal's Ctrl-C finds it.
+    // SAFETY: between `fork` and `exec` the closure only calls `signal`, which is
+    // async-signal-safe, and allocates nothing.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            use nix::sys::signal::{SigHandler, Signal, signal};
+            signal(Signal::SIGINT, SigHandler::SigDfl)
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    // Never hang: a child still running after a minute is killed, and the test fails below.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        if finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        }
+    });
     // Wait until training runs (the first evaluation is printed), then press Ctrl-C.
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -928,6 +956,8 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
+    let _ = done.send(());
+    watchdog.join().unwrap();
     drain.join().unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
