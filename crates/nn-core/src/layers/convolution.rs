@@ -5,7 +5,7 @@ use super::direct::{self, Direct, Slices};
 use super::pooling;
 use super::{Kind, Layer, Param, ensure_shape};
 use crate::im2col::{Geometry, Window, col2im_consuming, im2col};
-use crate::layers::kernels::{self, FilterGradient, MAX_PAIRS};
+use crate::layers::kernels::{self, FilterGradient};
 use crate::layers::samples::{Halves, split_samples};
 use crate::{Float, Matrix, Shape};
 
@@ -494,9 +494,9 @@ fn backward_samples<T: Float>(
     let (positions, patch) = (g.positions(), g.patch_len());
     let weights = crate::float::SliceMatrix::new(w.w.as_slice(), filters, patch);
     db.fill(T::zero());
-    let small = w.direct.is_none() && filters * patch <= MAX_PAIRS;
-    if w.direct.is_some() || (w.slices.is_some() && !small) {
-        dw.fill(T::zero()); // the kernel adds to it
+    let small = w.direct.is_none() && kernels::serves(filters, patch);
+    if !small {
+        dw.fill(T::zero()); // each sample's dW is added to it
     }
     if small {
         scratch.grad.start(filters, patch);
@@ -505,7 +505,6 @@ fn backward_samples<T: Float>(
         Epilogue::ReluPool(_) => s.out_len,
         _ => 0,
     };
-    let mut beta = T::zero();
     for (i, ((x, out), dout)) in pass
         .x
         .chunks_exact(g.input_len())
@@ -559,7 +558,7 @@ fn backward_samples<T: Float>(
             } else {
                 let col = crate::float::SliceMatrix::new(&scratch.col, positions, patch);
                 let dconv = crate::float::SliceMatrix::new(dconv, positions, filters);
-                crate::float::gemm_slices(T::one(), dconv.t(), col, beta, dw, filters, patch);
+                crate::float::gemm_slices(T::one(), dconv.t(), col, T::one(), dw, filters, patch);
             }
             if let Some(dx) = dx {
                 // dcol = dout·W, then back to the input's shape.
@@ -580,12 +579,9 @@ fn backward_samples<T: Float>(
                 col2im_consuming(&mut scratch.dcol, g, dx);
             }
         }
-        beta = T::one();
     }
     if small {
         scratch.grad.finish(dw);
-    } else if beta == T::zero() {
-        dw.fill(T::zero()); // no sample
     }
 }
 

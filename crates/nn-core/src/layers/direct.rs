@@ -301,7 +301,6 @@ impl Direct {
 #[derive(Clone, Debug)]
 pub(crate) struct Slices {
     positions: usize,
-    filters: usize,
     /// `k·OH·OW` for each weight `k`: the col's planes.
     col_offsets: Vec<usize>,
     /// `f·OH·OW` for each filter `f`: the output gradient's planes.
@@ -312,17 +311,15 @@ impl Slices {
     /// The col kernels for `filters` filters over `g`, when they serve it (see the type).
     pub(crate) fn new(g: &Geometry, filters: usize) -> Option<Self> {
         let (positions, patch) = (g.positions(), g.patch_len());
-        let small = filters * patch <= kernels::MAX_PAIRS;
         if positions == 0
             || filters == 0
             || !positions.is_multiple_of(LANES)
-            || !(small || filters.is_multiple_of(LANES))
+            || !(kernels::serves(filters, patch) || filters.is_multiple_of(LANES))
         {
             return None;
         }
         Some(Slices {
             positions,
-            filters,
             col_offsets: (0..patch).map(|k| k * positions).collect(),
             grad_offsets: (0..filters).map(|f| f * positions).collect(),
         })
@@ -344,7 +341,7 @@ impl Slices {
         dout_t: &mut Vec<T>,
         dw: &mut [T],
     ) {
-        let (positions, filters) = (self.positions, self.filters);
+        let (positions, filters) = (self.positions, self.grad_offsets.len());
         dout_t.resize(positions * filters, T::zero());
         for (f, plane) in dconv.chunks_exact(positions).enumerate() {
             for (p, &d) in plane.iter().enumerate() {

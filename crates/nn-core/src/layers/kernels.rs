@@ -26,7 +26,7 @@ pub(crate) const LANES: usize = 16;
 
 /// The most (filter, weight) pairs whose partial sums [`FilterGradient`] keeps (256 KiB of `f32`
 /// sums: they stay in the core's L2 cache).
-pub(crate) const MAX_PAIRS: usize = 4096;
+const MAX_PAIRS: usize = 4096;
 
 /// Filters per block.
 const FB: usize = 4;
@@ -40,6 +40,12 @@ pub(crate) struct FilterGradient<T> {
     weights: usize,
     /// `LANES` partial sums per pair, pair `(f, k)` at `(f·weights + k)·LANES`.
     sums: Vec<T>,
+}
+
+/// Whether [`FilterGradient`] serves a gradient of `filters × weights` pairs (at most
+/// [`MAX_PAIRS`]).
+pub(crate) fn serves(filters: usize, weights: usize) -> bool {
+    filters * weights <= MAX_PAIRS
 }
 
 impl<T: Float> FilterGradient<T> {
