@@ -7,8 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nn_core::{LayerSpec, Matrix, ModelFile, Sequential};
-use nn_train::TrainConfig;
+use nn_core::{LayerSpec, Matrix, Model, ModelFile, Sequential, Trainable};
 
 use crate::eval::check_svg;
 use crate::figures::{self, Layout, Tile};
@@ -31,7 +30,7 @@ pub fn run(args: FiltersArgs) -> Result<()> {
     safe_write::check_distinct(&[("--model", &args.model)], &[("--out", &args.out)])?;
     let file = ModelFile::<f32>::load(&args.model)?;
     let mut net = file.net;
-    let spec = net.spec().clone();
+    let spec = net.spec();
     let Some(LayerSpec::Convolution { size, .. }) = spec.layers.first() else {
         bail!(
             "the first layer of {} ({spec}) is not a convolution: only a CNN's first layer has \
@@ -40,11 +39,7 @@ pub fn run(args: FiltersArgs) -> Result<()> {
         );
     };
     let size = *size;
-    let seed = file
-        .metadata
-        .get("train_config")
-        .and_then(|text| ron::from_str::<TrainConfig>(text).ok())
-        .map(|config| config.seed);
+    let seed = file.seed;
     let trained = first_weights(&mut net)?;
     let mut tiles_levels = Vec::new();
     if let Some(seed) = seed {
@@ -79,7 +74,8 @@ pub fn run(args: FiltersArgs) -> Result<()> {
     outputs.commit()?;
     if seed.is_none() {
         println!(
-            "{} records no training seed (an imported model?): drew the trained filters only",
+            "{} records no seed (an imported model, or one written before model files recorded \
+             it): drew the trained filters only",
             args.model.display()
         );
     }
@@ -93,7 +89,7 @@ pub fn run(args: FiltersArgs) -> Result<()> {
 
 /// `W1`, the first layer's filters `(FN, C·FH·FW)`.
 fn first_weights(net: &mut Sequential<f32>) -> Result<Matrix<f32>> {
-    net.params()
+    net.named_params()
         .into_iter()
         .next()
         .map(|(_, w)| w)

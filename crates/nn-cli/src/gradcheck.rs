@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use nn_core::{Matrix, Model, NetConfig, Targets, TwoLayerNet};
+use nn_core::{Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet};
 
 use crate::{data, model};
 
@@ -68,15 +68,15 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
 
     let diffs: Vec<(String, f64)> = match &args.model {
         None => {
-            let config = NetConfig {
+            let config = TwoLayerConfig {
                 input_size: inputs,
                 hidden_size: args.hidden,
                 output_size: mnist_io::idx::NUM_CLASSES,
                 activation: args.activation,
-                ..NetConfig::default()
+                ..TwoLayerConfig::default()
             };
             let mut net = TwoLayerNet::<f64>::new(config, args.seed)?;
-            let numerical = TwoLayerNet::numerical_gradient(&mut net, &x, t);
+            let numerical = net.naive_numerical_gradient(&x, t);
             net.gradient(&x, t);
             let diffs = net.gradients().mean_abs_diff(&numerical);
             diffs.iter().map(|&(n, d)| (n.to_owned(), d)).collect()
@@ -96,7 +96,12 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
                 );
             }
             let count = args.entries.unwrap_or(usize::MAX);
-            sampled_diffs(&net.gradients(), &mut twin, &x, t, count, args.step)
+            let backprop: Vec<(String, Matrix<f64>)> = net
+                .named_gradients()
+                .into_iter()
+                .map(|(name, grad)| (name.to_string(), grad))
+                .collect();
+            sampled_diffs(&backprop, &mut twin, &x, t, count, args.step)
         }
     };
     for (name, diff) in &diffs {
@@ -142,7 +147,7 @@ fn sampled_diffs(
 
 /// Sets entry `i` of parameter number `index` of `net` to `value`; returns the value it held.
 fn set_entry(net: &mut nn_core::Sequential<f64>, index: usize, i: usize, value: f64) -> f64 {
-    use nn_core::Parameters;
+    use nn_core::Trainable;
     let (mut k, mut old) = (0, 0.0);
     net.visit_params(&mut |p| {
         if k == index {

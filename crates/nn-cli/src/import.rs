@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{LayerSpec, ModelFile, NetSpec, Parameters, Sequential, Shape};
+use nn_core::{LayerSpec, Model, ModelFile, NetSpec, Sequential, Shape, Trainable};
 
 /// Options of `import`.
 #[derive(Args, Debug)]
@@ -73,7 +73,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     )]);
     crate::files::create_parent(&args.out)?;
     let spec = net.spec().to_string();
-    ModelFile::new(net, metadata).save(&args.out)?;
+    crate::model::save(&ModelFile::new(net, metadata), &args.out)?;
     println!("network: {spec}");
     println!("model:   {}", args.out.display());
     Ok(())

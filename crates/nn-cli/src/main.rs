@@ -63,7 +63,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    // Keep the second core spinning for a moment between split products (nn-kernels' keeper):
+    // a binary's choice, which changes speed and never a result.
+    nn_core::kernels::keep_warm(true);
+    let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),

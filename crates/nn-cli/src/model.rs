@@ -1,33 +1,39 @@
-//! The model file: nn-core's [`ModelFile`] (spec, parameters and state in RON), with the
-//! training options and the final accuracies in its metadata.
+//! The model file: nn-core's [`ModelFile`] (spec, parameters, state and seed in RON), with the
+//! training options and the final accuracies in its metadata, written through `safe-write`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{Model, ModelFile, NetSpec, Sequential};
+use nn_core::{Float, Model, ModelFile, Sequential};
 use nn_train::{Evaluation, TrainConfig};
 
-/// The model file of `net`, the network `spec` describes, as RON text (nn-core's
-/// [`ModelFile`]), with the training options and the final accuracies in its metadata.
-pub fn to_ron<M: Model<f32>>(
-    spec: NetSpec,
-    net: &M,
-    config: &TrainConfig,
-    last: Evaluation,
-) -> Result<String> {
+/// The model file of `net` as RON text (nn-core's [`ModelFile`], which records the network's
+/// own spec), with the seed of its initial weights, the training options and the final
+/// accuracies.
+pub fn to_ron<M: Model<f32>>(net: &M, config: &TrainConfig, last: Evaluation) -> Result<String> {
     let metadata = BTreeMap::from([
         ("train_config".to_owned(), ron::to_string(config)?),
         ("train_acc".to_owned(), format!("{:.4}", last.train_acc)),
         ("test_acc".to_owned(), format!("{:.4}", last.test_acc)),
     ]);
-    Ok(ModelFile::from_model(spec, net, metadata)?.to_ron()?)
+    let mut file = ModelFile::from_model(net, metadata)?;
+    file.seed = Some(config.seed);
+    Ok(file.to_ron()?)
 }
 
-/// Reads and validates the model at `path` (any network `train` writes, or a version-1 file of
-/// the two-layer network), for images of `input_size` pixels and MNIST's ten classes.
-pub fn load<T: nn_core::Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
+/// Writes `file` to `path` atomically, as every output of nn-cli: a temporary file beside it,
+/// then renamed (never over a folder or a device; removed on Ctrl-C).
+pub fn save<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<()> {
+    let text = file.to_ron()?;
+    safe_write::write(path, text.as_bytes())
+        .with_context(|| format!("cannot write model file {}", path.display()))
+}
+
+/// Reads and validates the model at `path` (any network `train` writes, or a file of an older
+/// format version), for images of `input_size` pixels and MNIST's ten classes.
+pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
     if !path.exists() {
         bail!(
             "model file {} not found: train one first with `nn-cli train` (or pass --model)",

@@ -12,8 +12,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use nn_core::{
-    Activation, Init, Model, MultiLayerNetConfig, NetConfig, NetSpec, Sequential, Shape, SpecError,
-    TwoLayerNet,
+    Activation, Init, LayerError, Model, MultiLayerNetConfig, NetSpec, Sequential, Shape,
+    SpecError, TwoLayerConfig, TwoLayerNet,
 };
 use nn_train::{
     CheckedConfig, Dataset, Evaluation, GradientMethod, History, Length, Observer, OptimizerKind,
@@ -159,15 +159,6 @@ impl From<OptimizerArg> for OptimizerKind {
     }
 }
 
-/// The learning rate `train` uses when none is given: the book's class default, except SGD's
-/// 0.1 of `train_neuralnet.py`.
-fn default_lr(kind: OptimizerKind) -> f64 {
-    match kind {
-        OptimizerKind::Sgd => 0.1,
-        kind => kind.default_lr(),
-    }
-}
-
 /// The network of a run. In a config file: `net: Mlp(hidden: [50], activation: Sigmoid, ...)`,
 /// `net: SimpleConvNet`, `net: DeepConvNet`, or any stack of layers as nn-core's `NetSpec`:
 /// `net: Spec(input: (channels: 1, height: 28, width: 28), layers: [Convolution(filters: 8,
@@ -214,7 +205,7 @@ impl Net {
             Net::SimpleConvNet | Net::DeepConvNet | Net::Spec(_) => TrainConfig {
                 batch_size: 100,
                 length: Length::Epochs(20),
-                optimizer: OptimizerKind::Adam.with_lr(0.001),
+                optimizer: OptimizerKind::Adam.with_default_lr(),
                 eval_samples: Some(1000),
                 ..TrainConfig::default()
             },
@@ -393,7 +384,7 @@ impl TrainArgs {
         if let Some(kind) = self.optimizer.map(OptimizerKind::from)
             && kind != t.optimizer.kind()
         {
-            t.optimizer = kind.with_lr(default_lr(kind));
+            t.optimizer = kind.with_default_lr();
         }
         if let Some(lr) = self.lr {
             t.optimizer.set_lr(lr);
@@ -446,14 +437,22 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
     if net.hidden.contains(&0) {
         bail!("hidden layer size 0 is invalid: use at least 1 neuron, e.g. 50 (--hidden)");
     }
-    let flag = match net.spec(Shape::new(1, 1, 1), 1).check() {
+    let err = match net.spec(Shape::new(1, 1, 1), 1).check() {
         Ok(_) => return Ok(()),
-        Err(SpecError::Layer { layer, .. }) if layer.starts_with("Dropout") => "--dropout",
-        Err(SpecError::Layer { .. } | SpecError::NoLayers | SpecError::Input(_)) => "--hidden",
-        Err(SpecError::InitStd(_)) => "--init",
-        Err(SpecError::WeightDecay(_)) => "--weight-decay",
+        Err(err) => err,
     };
-    let err = net.spec(Shape::new(1, 1, 1), 1).check().unwrap_err();
+    let flag = match &err {
+        SpecError::Layer {
+            error: LayerError::DropoutRatio(_),
+            ..
+        } => "--dropout",
+        SpecError::Layer { .. }
+        | SpecError::NoLayers
+        | SpecError::Input(_)
+        | SpecError::TooLarge => "--hidden",
+        SpecError::InitStd(_) => "--init",
+        SpecError::WeightDecay(_) => "--weight-decay",
+    };
     bail!("invalid network options ({flag}): {err}")
 }
 
@@ -502,12 +501,16 @@ fn short(x: f64) -> String {
 
 /// The book's two-layer network, when the options describe exactly it (one hidden layer,
 /// weights of a fixed std, nothing of chapter 6): `train` then trains nn-core's `TwoLayerNet`.
-fn as_two_layer(net: &MultiLayerNetConfig, inputs: usize, classes: usize) -> Option<NetConfig> {
+fn as_two_layer(
+    net: &MultiLayerNetConfig,
+    inputs: usize,
+    classes: usize,
+) -> Option<TwoLayerConfig> {
     let (&[hidden_size], Init::Std(weight_init_std)) = (net.hidden.as_slice(), net.init) else {
         return None;
     };
     let plain = !net.batch_norm && net.dropout.is_none() && net.weight_decay == 0.0;
-    plain.then_some(NetConfig {
+    plain.then_some(TwoLayerConfig {
         input_size: inputs,
         hidden_size,
         output_size: classes,
@@ -667,7 +670,7 @@ impl Job<'_> {
 
         // Every output is prepared first, then all replace their files at once, or none does.
         let mut outputs = files::Outputs::new();
-        let model = model::to_ron(self.spec, &trained.net, &run.training, last)?;
+        let model = model::to_ron(&trained.net, &run.training, last)?;
         outputs.write(&run.out, model.as_bytes())?;
         outputs.write_with(&run.history, |w| trained.history.write_csv(w))?;
         outputs.write(&run.plot, &plot::render(&trained.history, &run.plot)?)?;

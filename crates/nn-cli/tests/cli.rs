@@ -414,7 +414,7 @@ fn a_model_of_the_wrong_shape_is_refused() {
 #[test]
 fn a_model_with_other_than_ten_classes_is_refused() {
     let (dir, data) = synthetic();
-    let config = nn_core::NetConfig {
+    let config = nn_core::TwoLayerConfig {
         input_size: SIDE * SIDE,
         hidden_size: 5,
         output_size: 12,
@@ -423,10 +423,8 @@ fn a_model_with_other_than_ten_classes_is_refused() {
     };
     let model = dir.path().join("twelve.ron");
     let net = nn_core::TwoLayerNet::<f32>::new(config, 1).unwrap();
-    nn_core::ModelFile::from_model(net.config().spec(), &net, Default::default())
-        .unwrap()
-        .save(&model)
-        .unwrap();
+    let file = nn_core::ModelFile::from_model(&net, Default::default()).unwrap();
+    fs::write(&model, file.to_ron().unwrap()).unwrap();
     for command in ["eval", "predict"] {
         query(command, &data, &model).assert().failure().stderr(
             predicate::str::contains("twelve.ron")

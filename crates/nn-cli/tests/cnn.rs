@@ -540,13 +540,16 @@ fn filters_draws_the_first_layer_before_and_after_training() {
         "30 before, 30 after"
     );
     let spec = nn_core::NetSpec::simple_conv_net(nn_core::Shape::new(1, 10, 10), 10);
-    let initial = nn_core::Sequential::<f32>::new(spec, 7).unwrap().params()[0]
+    use nn_core::Trainable;
+    let initial = nn_core::Sequential::<f32>::new(spec, 7)
+        .unwrap()
+        .named_params()[0]
         .1
         .clone();
     let trained = nn_core::ModelFile::<f32>::load(&model)
         .unwrap()
         .net
-        .params()[0]
+        .named_params()[0]
         .1
         .clone();
     assert_eq!(trained.shape(), (30, 25));

@@ -91,7 +91,7 @@ fn digest(model: &Path, history: &Path) -> String {
             hash.update(v.to_bits().to_le_bytes());
         }
     };
-    use nn_core::{Model, Parameters};
+    use nn_core::{Model, Trainable};
     net.visit_params(&mut |p| add(p.name.to_string(), p.value));
     net.visit_state(&mut |s| add(s.name.to_string(), s.value));
     for line in fs::read_to_string(history).unwrap().lines().skip(1) {

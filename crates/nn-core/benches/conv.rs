@@ -20,7 +20,9 @@ fn random(rows: usize, cols: usize, seed: u64) -> Matrix<f32> {
     Matrix::from_fn(rows, cols, |_, _| rng.random::<f32>() - 0.25)
 }
 
+/// A pool of `threads` threads, with the kernels' keeper on, as `nn-cli` runs them.
 fn pool(threads: usize) -> rayon::ThreadPool {
+    nn_core::kernels::keep_warm(true);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -101,9 +103,15 @@ fn conv_layers(c: &mut Criterion) {
                 conv.forward(&x);
                 group.bench_function(BenchmarkId::from_parameter(label), |bench| {
                     pool.install(|| match pass {
-                        0 => bench.iter(|| conv.forward_input(black_box(&x)).len()),
-                        1 => bench.iter(|| conv.backward(black_box(&dout)).len()),
-                        _ => bench.iter(|| conv.backward_input(black_box(&x), black_box(&dout))),
+                        0 => bench.iter(|| conv.forward(black_box(&x)).len()),
+                        1 => bench.iter(|| {
+                            conv.backward(black_box(&x), black_box(&dout), true)
+                                .map(|dx| dx.len())
+                        }),
+                        _ => bench.iter(|| {
+                            conv.backward(black_box(&x), black_box(&dout), false)
+                                .map(|dx| dx.len())
+                        }),
                     })
                 });
             }
@@ -129,7 +137,13 @@ fn pooling(c: &mut Criterion) {
                 pool.install(|| bench.iter(|| layer.forward(black_box(&x)).len()))
             });
             group.bench_function(BenchmarkId::new("backward", label), |bench| {
-                pool.install(|| bench.iter(|| layer.backward(black_box(&dout)).len()))
+                pool.install(|| {
+                    bench.iter(|| {
+                        layer
+                            .backward(black_box(&x), black_box(&dout), true)
+                            .map(|dx| dx.len())
+                    })
+                })
             });
         }
         group.finish();

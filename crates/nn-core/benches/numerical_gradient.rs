@@ -1,5 +1,5 @@
 //! One iteration of `train --gradient numerical`: the fast numerical gradient
-//! ([`FastNumericalGradient`]) of the book's 784-50-10 network on a batch of 100 MNIST-like
+//! (`nn_kernels::numerical::FastNumericalGradient`, through `Model::numerical_gradient`) of the book's 784-50-10 network on a batch of 100 MNIST-like
 //! images (19 % non-zero pixels, as MNIST), from `f32` parameters as the trainer holds them, on
 //! rayon pools of one and two threads.
 //!
@@ -8,7 +8,7 @@
 //! times it beside the fast one.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use nn_core::{Activation, FastNumericalGradient, Matrix, NetConfig, TwoLayerNet};
+use nn_core::{Activation, Matrix, Model, Targets, TwoLayerConfig, TwoLayerNet};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
@@ -37,25 +37,14 @@ fn numerical_gradient(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("numerical_gradient_batch100_{threads}threads"));
         group.sample_size(20);
         for activation in [Activation::Sigmoid, Activation::Relu] {
-            let config = NetConfig {
+            let config = TwoLayerConfig {
                 activation,
-                ..NetConfig::default()
+                ..TwoLayerConfig::default()
             };
-            let net = TwoLayerNet::<f32>::new(config, 42).unwrap();
-            let p = net.params();
-            let mut g = p.clone();
-            let mut fast = FastNumericalGradient::new();
+            let mut net = TwoLayerNet::<f32>::new(config, 42).unwrap();
             group.bench_function(BenchmarkId::from_parameter(activation), |b| {
                 pool.install(|| {
-                    b.iter(|| {
-                        fast.gradient(
-                            [&p.w1, &p.b1, &p.w2, &p.b2],
-                            activation,
-                            black_box(&x),
-                            &labels,
-                            [&mut g.w1, &mut g.b1, &mut g.w2, &mut g.b2],
-                        )
-                    })
+                    b.iter(|| net.numerical_gradient(black_box(&x), Targets::Labels(&labels)))
                 })
             });
         }

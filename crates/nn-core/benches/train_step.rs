@@ -6,9 +6,9 @@
 //! the bench's main thread, outside any pool, as a caller that never calls `install` would.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use nn_core::kernels::{Op, gemm::gemm};
 use nn_core::{
-    Activation, Float, Matrix, Model, NetConfig, Op, Parameters, Targets, TwoLayerNet,
-    count_matches,
+    Activation, Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet, count_matches,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -23,14 +23,16 @@ fn batch(n: usize, seed: u64) -> (Matrix<f32>, Vec<u8>) {
     (x, labels)
 }
 
-fn config(activation: Activation) -> NetConfig {
-    NetConfig {
+fn config(activation: Activation) -> TwoLayerConfig {
+    TwoLayerConfig {
         activation,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     }
 }
 
+/// A pool of `threads` threads, with the kernels' keeper on, as `nn-cli` runs them.
 fn pool(threads: usize) -> rayon::ThreadPool {
+    nn_core::kernels::keep_warm(true);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -94,7 +96,7 @@ fn accuracy_60000(c: &mut Criterion) {
                             .map_init(
                                 || net.snapshot(),
                                 |copy, _| {
-                                    nn_core::serial(|| {
+                                    nn_core::kernels::serial(|| {
                                         count_matches(copy.predict(black_box(&x)), &labels)
                                     })
                                 },
@@ -139,7 +141,7 @@ fn gemm_f32(c: &mut Criterion) {
             group.throughput(Throughput::Elements((2 * rows * cols * k) as u64));
             group.bench_function(*name, |bench| {
                 pool(threads).install(|| {
-                    bench.iter(|| f32::gemm(1.0, a, *op_a, black_box(b), *op_b, 0.0, &mut out))
+                    bench.iter(|| gemm(1.0, a, *op_a, black_box(b), *op_b, 0.0, &mut out))
                 })
             });
         }
@@ -150,9 +152,9 @@ fn gemm_f32(c: &mut Criterion) {
 fn gradient_check_f64(c: &mut Criterion) {
     // The full 784-50-10 check takes about ten seconds per run; a 784-5-10 network checks the same
     // code paths in a benchmarkable time.
-    let small = NetConfig {
+    let small = TwoLayerConfig {
         hidden_size: 5,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     let mut net = TwoLayerNet::<f64>::new(small, 0).unwrap();
     let (x, labels) = batch(3, 3);
@@ -162,7 +164,7 @@ fn gradient_check_f64(c: &mut Criterion) {
     group.bench_function("784-5-10_batch3", |b| {
         b.iter(|| {
             net.gradient(&x, Targets::Labels(&labels));
-            let numerical = net.numerical_gradient(&x, Targets::Labels(&labels));
+            let numerical = net.naive_numerical_gradient(&x, Targets::Labels(&labels));
             net.gradients().mean_abs_diff(&numerical)
         })
     });

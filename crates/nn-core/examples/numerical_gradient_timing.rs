@@ -13,7 +13,8 @@
 
 use std::time::Instant;
 
-use nn_core::{Activation, FastNumericalGradient, Matrix, NetConfig, Targets, TwoLayerNet};
+use nn_core::kernels::numerical::{FastNumericalGradient, Hidden};
+use nn_core::{Activation, Matrix, Targets, TwoLayerConfig, TwoLayerNet};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -39,9 +40,9 @@ fn main() {
         "784-50-10 sigmoid, batch 100, {:.1} % non-zero pixels",
         100.0 * nonzero as f64 / x.len() as f64
     );
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         activation: Activation::Sigmoid,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     let mut net = TwoLayerNet::<f32>::new(config, 42).unwrap();
     let mut wide = net.cast::<f64>();
@@ -58,7 +59,7 @@ fn main() {
     let mut step = || {
         fast.gradient(
             [&p.w1, &p.b1, &p.w2, &p.b2],
-            Activation::Sigmoid,
+            Hidden::Sigmoid,
             &x,
             &labels,
             [&mut g.w1, &mut g.b1, &mut g.w2, &mut g.b2],
@@ -79,10 +80,11 @@ fn main() {
         }
         if naive {
             let start = Instant::now();
-            pools[1].install(|| drop(wide.numerical_gradient(&x64, Targets::Labels(&labels))));
+            pools[1]
+                .install(|| drop(wide.naive_numerical_gradient(&x64, Targets::Labels(&labels))));
             line += &format!("  naive f64 {:.2} s", start.elapsed().as_secs_f64());
             let start = Instant::now();
-            pools[1].install(|| drop(net.numerical_gradient(&x, Targets::Labels(&labels))));
+            pools[1].install(|| drop(net.naive_numerical_gradient(&x, Targets::Labels(&labels))));
             line += &format!("  naive f32 {:.2} s", start.elapsed().as_secs_f64());
         }
         println!("{line}");

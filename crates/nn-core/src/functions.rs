@@ -6,7 +6,6 @@
 //! sample is a one-column matrix.
 
 use crate::{Float, Matrix, Targets};
-use multiversion::multiversion;
 
 /// The identity function `h(x) = x`, the output activation of regression (§3.5.1).
 pub fn identity<T: Float>(x: T) -> T {
@@ -28,15 +27,9 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 }
 
 /// The sigmoid of every value of a slice, in place: the hot loop of the sigmoid layer and of
-/// accuracy passes. The formula is [`sigmoid`]'s, `1 / (1 + exp(−x))`; for `f32` the exponential
-/// is [`exp_f32`], which the compiler turns into SIMD code (about 4× faster than calling the
-/// C library's `expf` value by value), for `f64` the standard library's.
-///
-/// The loop is compiled for several instruction sets (AVX-512, AVX2, SSE4.2, and the baseline)
-/// and the best one the CPU supports runs (detected on the first call), so a portable binary
-/// computes 16 sigmoids per instruction on a recent x86-64 (the loop of
-/// [`Float::sigmoid_in_place`] is inlined into each version). The bits are the same in every
-/// version: Rust never fuses a multiplication and an addition unless asked to (`mul_add`).
+/// accuracy passes, with [`sigmoid`]'s formula `1 / (1 + exp(−x))`. The loop is
+/// [`nn_kernels::elementwise::sigmoid_in_place`]: compiled for each SIMD level, with an `f32`
+/// exponential that vectorises (within 2 ulp of the exact value).
 ///
 /// ```
 /// let mut v = [-1.0_f32, 0.0, 2.0];
@@ -45,37 +38,8 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 ///     assert!((got - want).abs() < 1e-7);
 /// }
 /// ```
-#[multiversion(targets = "simd")]
 pub fn sigmoid_in_place<T: Float>(values: &mut [T]) {
-    T::sigmoid_in_place(values);
-}
-
-/// `exp(x)` in `f32`, written so that a loop over a slice vectorises: no branch, no call.
-///
-/// Cody–Waite reduction `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`, Cephes' degree-7 polynomial for
-/// `exp(r)` (relative error below 2.5·10⁻⁷ on that interval), then `2ⁿ` built from its bits.
-/// Over the whole range the result stays within 2 ulp of the exact value, against about 1 for
-/// the C library's `expf` (tested in `tests/functions.rs`). Inputs are clamped to
-/// `[−87.3, 88.3]`, where `exp` is a normal `f32`: large arguments give `2.2·10³⁸` instead of
-/// infinity, so the sigmoid of `x < −88.3` is a subnormal below `5·10⁻³⁹` instead of `0`. NaN
-/// stays NaN.
-#[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
-    const LN2_HI: f32 = 0.693_359_4; // 355/512: n·LN2_HI is exact for |n| < 2¹⁴
-    const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 − LN2_HI
-    const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer
-    let x = x.clamp(-87.3, 88.3);
-    let t = x * std::f32::consts::LOG2_E + ROUND;
-    let n = t - ROUND; // round(x / ln 2), as a float
-    let r = (x - n * LN2_HI) - n * LN2_LO;
-    let p = ((((1.987_569_2e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-        + 0.166_666_65)
-        * r
-        + 0.5;
-    let exp_r = (p * r) * r + r + 1.0;
-    // t's bits are ROUND's plus n (|n| ≤ 127), and the exponent field of 2ⁿ is n + 127.
-    let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23;
-    exp_r * f32::from_bits(n_bits)
+    nn_kernels::elementwise::sigmoid_in_place(values);
 }
 
 /// The derivative of the sigmoid (§5.5.2): `σ'(x) = (1 − σ(x))·σ(x)`.

@@ -24,37 +24,39 @@
 //! - [`gradient`]: `numerical_diff`, `numerical_gradient` (§4.3–4.4); [`integrate`]: the
 //!   rectangle and midpoint rules;
 //! - [`layers`]: the [`Layer`](layers::Layer) trait, `Affine`, `Sigmoid`, `Relu`,
-//!   `SoftmaxWithLoss`, `MulLayer`, `AddLayer` (ch. 5), `BatchNorm`, `Dropout` (ch. 6);
-//! - [`TwoLayerNet`]: the network of §4.5 and §5.7;
-//! - [`numerical_fast`]: the book's numerical gradient of that network, every central difference
-//!   still taken, but only what each perturbation changes evaluated again (minutes, not hours,
-//!   for `train --gradient numerical`);
+//!   `SoftmaxWithLoss`, `MulLayer`, `AddLayer` (ch. 5), `BatchNorm`, `Dropout` (ch. 6),
+//!   `Convolution`, `Pooling` (ch. 7); [`im2col`]: the book's `im2col` and `col2im`;
+//! - [`TwoLayerNet`]: the network of §4.5 and §5.7, with its [`TwoLayerConfig`];
 //! - [`Init`]: the initial weights of §6.2 (a std, Xavier, He);
 //! - [`NetSpec`]: a network of any shape as data (its layers, init, weight decay), and
 //!   [`MultiLayerNetConfig`], the arguments of the book's `MultiLayerNetExtend`;
-//!   [`Sequential`] builds and runs it;
+//!   [`Sequential`] builds and runs it (and [`fused`] decides which layers it runs as one);
 //! - [`Model`]: what the training loop calls (`loss`, `gradient`, `predict`…), implemented by
-//!   both networks; [`Parameters`] is what optimizers see;
-//! - [`ModelFile`]: save and load any network with its spec, parameters and state.
+//!   both networks; [`Trainable`] is what optimizers see, [`Param`] one parameter with its
+//!   gradient;
+//! - [`ModelFile`]: any network with its spec, parameters, state and seed, as RON text.
 //!
-//! Everything is generic over [`Float`] (`f32` to train, `f64` to check gradients). Matrix
-//! products go through [`Float::gemm`], layers reuse their buffers, and a training step
-//! allocates nothing.
+//! Everything is generic over [`Float`] (`f32` to train, `f64` to check gradients). What
+//! exists only for speed (matrix products on two cores with the same bits, the convolution
+//! kernels, SIMD loops, the fast numerical gradient) is in the [`nn_kernels`] crate beneath,
+//! re-exported as [`kernels`]; layers reuse their buffers, and a training step allocates
+//! nothing of its own.
 //!
 //! ```
-//! use nn_core::{Matrix, NetConfig, Targets, TwoLayerNet, Parameters};
-//! let mut net = TwoLayerNet::<f32>::new(NetConfig::default(), 0)?; // 784-50-10, sigmoid
+//! use nn_core::{Matrix, Model, TwoLayerConfig, Targets, Trainable, TwoLayerNet};
+//! let mut net = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 0)?; // 784-50-10, sigmoid
 //! let x = Matrix::from_element(784, 100, 0.5_f32); // a batch of 100 grey images
 //! let labels = [3_u8; 100];
 //! let before = net.gradient(&x, Targets::Labels(&labels));
 //! // One step of SGD, W ← W − 0.1·∂L/∂W, as an optimizer in nn-train does it.
 //! net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.1 * g));
 //! assert!(net.loss(&x, Targets::Labels(&labels)) < before);
-//! # Ok::<(), nn_core::ConfigError>(())
+//! # Ok::<(), nn_core::TwoLayerConfigError>(())
 //! ```
 
 mod float;
 pub mod functions;
+pub mod fused;
 pub mod gradient;
 pub mod im2col;
 mod init;
@@ -62,25 +64,24 @@ pub mod integrate;
 pub mod layers;
 mod model;
 mod model_file;
-pub mod numerical_fast;
-mod pixels;
 mod sequential;
 mod spec;
 mod targets;
 mod two_layer_net;
 
-pub use float::{Float, Op, PARALLEL_MIN_MULADDS, serial};
+pub use float::Float;
 pub use init::{Init, ParseInitError};
 pub use layers::Param;
-pub use model::{Model, Parameters, count_matches};
-pub use model_file::{FORMAT_VERSION, ModelError, ModelFile};
-pub use numerical_fast::FastNumericalGradient;
-pub use pixels::normalize_pixels;
+pub use model::{Model, Trainable, count_matches};
+pub use model_file::{FORMAT_VERSION, MAX_FILE_BYTES, ModelError, ModelFile};
+pub use nn_kernels as kernels;
+pub use nn_kernels::Scalar;
 pub use sequential::Sequential;
-pub use spec::{LayerSpec, MultiLayerNetConfig, NamedShape, NetSpec, Shape, SpecError};
+pub use spec::{LayerError, LayerSpec, MultiLayerNetConfig, NamedShape, NetSpec, Shape, SpecError};
 pub use targets::Targets;
 pub use two_layer_net::{
-    Activation, ConfigError, Gradients, NetConfig, Params, ParseActivationError, TwoLayerNet,
+    Activation, ParseActivationError, TwoLayerConfig, TwoLayerConfigError, TwoLayerGradients,
+    TwoLayerNet, TwoLayerParams,
 };
 
 /// The matrix type of the whole workspace: a column-major, heap-allocated nalgebra matrix.

@@ -1,40 +1,49 @@
-//! Model files: a network's spec, parameters and state, plus free-form metadata, in RON.
+//! Model files: a network's spec, parameters and state, the seed its weights were drawn from,
+//! plus free-form metadata, in RON.
 //!
-//! Version 2 (written today) holds the [`NetSpec`], then every parameter (`W1`, `b1`,
+//! Version 3 (written today) holds the [`NetSpec`], the seed, then every parameter (`W1`, `b1`,
 //! `gamma1`…) and every state matrix (batch norm's `running_mean1`…) under its name:
 //!
 //! ```text
 //! (
-//!     format_version: 2,
+//!     format_version: 3,
 //!     spec: (input: (channels: 1, height: 28, width: 28), layers: [Affine(out: 50), Sigmoid, Affine(out: 10)], init: Std(0.01), weight_decay: 0.0),
+//!     seed: Some(42),
 //!     params: [(name: "W1", rows: 784, cols: 50, data: [...]), ...],
 //!     state: [],
 //!     metadata: {"test_acc": "0.9453", ...},
 //! )
 //! ```
 //!
-//! Version 1 (the two-layer network's `config`, `W1 b1 W2 b2`) still loads, as the equivalent
-//! stack. Matrices are stored row by row, as the book prints them. Loading checks everything and
-//! names the first problem: an unknown field, a missing or extra parameter, a wrong shape, a
-//! value count that does not match the shape, a non-finite value, an unknown version, a spec
-//! that declares more parameters than the file holds (so a small file cannot make the loader
-//! allocate gigabytes). Saving is atomic: the file is written next to its destination under a
-//! temporary name, then renamed.
+//! Version 2 (the same without the seed) and version 1 (the two-layer network's `config`,
+//! `W1 b1 W2 b2`, loaded as the equivalent stack) still load. Matrices are stored row by row, as
+//! the book prints them. Loading checks everything and names the first problem: an unknown
+//! field, a missing or extra parameter, a wrong shape, a value count that does not match the
+//! shape, a non-finite value, an unknown version, a spec that declares more parameters than the
+//! file holds (so a small file cannot make the loader allocate gigabytes).
+//!
+//! This module reads and writes text; where and how the text is written (atomically, safe from
+//! Ctrl-C) is the caller's policy: `nn-cli` writes through the `safe-write` crate.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::layers::Name;
 use crate::{
-    ConfigError, Float, Matrix, Model, NetConfig, NetSpec, Parameters, Sequential, SpecError,
+    Float, Matrix, Model, NetSpec, Sequential, SpecError, Trainable, TwoLayerConfig,
+    TwoLayerConfigError,
 };
 
 /// The format version written in every model file.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The largest model file [`ModelFile::load`] reads: 1 GiB, room for about 80 million
+/// parameters in RON text (the book's largest network has 433 890).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// Why a model could not be loaded, validated or saved.
 #[derive(Debug, thiserror::Error)]
@@ -47,13 +56,19 @@ pub enum ModelError {
         /// The I/O error.
         error: io::Error,
     },
-    /// The file could not be written (nothing was replaced).
-    #[error("cannot write model file {}: {error}", path.display())]
-    Write {
-        /// The destination.
+    /// The path is not a regular file (a folder, a FIFO, a device...).
+    #[error("model file {} is not a regular file: give the path of a model written by `nn-cli train`", path.display())]
+    NotAFile {
+        /// The path.
         path: PathBuf,
-        /// What went wrong.
-        error: safe_write::Error,
+    },
+    /// The file is larger than any model can be.
+    #[error("model file {} holds {size} bytes, more than the {MAX_FILE_BYTES} a model file can be: it is not a model", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size, or at least the bytes read.
+        size: u64,
     },
     /// The file is unreadable as a model; wraps the problem found in its contents.
     #[error("model file {}: {error}", path.display())]
@@ -79,7 +94,7 @@ pub enum ModelError {
     },
     /// The two-layer config of a version-1 file is invalid.
     #[error("invalid network config: {0}")]
-    Config(#[from] ConfigError),
+    Config(#[from] TwoLayerConfigError),
     /// The spec describes no network.
     #[error("invalid network spec: {0}")]
     Spec(#[from] SpecError),
@@ -186,12 +201,14 @@ impl<T: Float> StoredMatrix<T> {
     }
 }
 
-/// Version 2 on disk.
+/// Versions 2 and 3 on disk (version 2 has no seed).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredModel<T> {
     format_version: u32,
     spec: NetSpec,
+    #[serde(default)]
+    seed: Option<u64>,
     params: Vec<StoredMatrix<T>>,
     #[serde(default)]
     state: Vec<StoredMatrix<T>>,
@@ -225,7 +242,7 @@ impl<T> StoredMatrixV1<T> {
 struct StoredModelV1<T> {
     #[allow(dead_code)] // checked by `Versioned` first
     format_version: u32,
-    config: NetConfig,
+    config: TwoLayerConfig,
     #[serde(rename = "W1")]
     w1: StoredMatrixV1<T>,
     b1: StoredMatrixV1<T>,
@@ -244,43 +261,49 @@ struct Versioned {
 
 /// A network with its metadata, as saved to and loaded from a RON file.
 ///
-/// Any [`Model`] saves through [`ModelFile::from_model`] with the spec it was built from;
+/// Any [`Model`] turns into one through [`ModelFile::from_model`], with the spec it reports;
 /// loading always gives a [`Sequential`] network, which computes what the saved one did.
 ///
 /// ```
-/// use nn_core::{Model, ModelFile, NetConfig, TwoLayerNet};
-/// let net = TwoLayerNet::<f32>::new(NetConfig::default(), 7)?;
+/// use nn_core::{Model, ModelFile, TwoLayerConfig, Trainable, TwoLayerNet};
+/// let net = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 7)?;
 /// let metadata = [("test_accuracy".to_owned(), "0.97".to_owned())].into();
-/// let file = ModelFile::from_model(net.config().spec(), &net, metadata)?;
+/// let mut file = ModelFile::from_model(&net, metadata)?;
+/// file.seed = Some(7);
 /// let mut back = ModelFile::<f32>::from_ron(&file.to_ron()?)?;
-/// let params = back.net.params();
-/// assert_eq!(params[0], ("W1".to_owned(), net.params().w1)); // f32 values survive the text exactly
-/// assert_eq!(back.metadata["test_accuracy"], "0.97");
+/// let params = back.net.named_params();
+/// assert_eq!(params[0].1, net.params().w1); // f32 values survive the text exactly
+/// assert_eq!(params[0].0.to_string(), "W1");
+/// assert_eq!((back.seed, back.metadata["test_accuracy"].as_str()), (Some(7), "0.97"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct ModelFile<T: Float> {
     /// The network.
     pub net: Sequential<T>,
+    /// The seed its initial weights were drawn from, if known (files of version 3 on).
+    pub seed: Option<u64>,
     /// Free-form notes: training settings, final accuracies...
     pub metadata: BTreeMap<String, String>,
 }
 
 impl<T: Float> ModelFile<T> {
-    /// Bundles a network with its metadata.
+    /// Bundles a network with its metadata (no seed recorded).
     pub fn new(net: Sequential<T>, metadata: BTreeMap<String, String>) -> Self {
-        ModelFile { net, metadata }
+        ModelFile {
+            net,
+            seed: None,
+            metadata,
+        }
     }
 
-    /// The network `spec` describes, holding the parameters and state of `model`, which must
-    /// be that network (a [`TwoLayerNet`](crate::TwoLayerNet) with the spec of its config, or a
-    /// `Sequential` with its own).
+    /// The [`Sequential`] network of `model`'s [`spec`](Model::spec), holding `model`'s
+    /// parameters and state (no seed recorded).
     ///
     /// # Errors
-    /// [`ModelError::Spec`], or [`ModelError::Names`]/[`ModelError::Shape`] if `model` is not
-    /// the network `spec` describes.
+    /// [`ModelError::Spec`], or [`ModelError::Names`]/[`ModelError::Shape`] if `model`'s
+    /// parameters are not those its spec describes (a bug of the model).
     pub fn from_model<M: Model<T>>(
-        spec: NetSpec,
         model: &M,
         metadata: BTreeMap<String, String>,
     ) -> Result<Self, ModelError> {
@@ -289,10 +312,10 @@ impl<T: Float> ModelFile<T> {
         copy.visit_params(&mut |p| params.push((p.name.to_string(), p.value.clone())));
         let mut state = Vec::new();
         copy.visit_state(&mut |s| state.push((s.name.to_string(), s.value.clone())));
-        Ok(ModelFile {
-            net: assemble(spec, params, state)?,
+        Ok(ModelFile::new(
+            assemble(model.spec(), params, state)?,
             metadata,
-        })
+        ))
     }
 
     /// The model as RON text.
@@ -308,7 +331,8 @@ impl<T: Float> ModelFile<T> {
         });
         let stored = StoredModel {
             format_version: FORMAT_VERSION,
-            spec: self.net.spec().clone(),
+            spec: self.net.spec(),
+            seed: self.seed,
             params,
             state,
             metadata: self.metadata.clone(),
@@ -317,7 +341,8 @@ impl<T: Float> ModelFile<T> {
         ron::ser::to_string_pretty(&stored, pretty).map_err(ModelError::Serialize)
     }
 
-    /// Parses and validates RON text written by [`to_ron`](Self::to_ron), or a version-1 file.
+    /// Parses and validates RON text written by [`to_ron`](Self::to_ron), or a file of version 1
+    /// or 2.
     ///
     /// # Errors
     /// The first problem found: syntax, an unknown field, the version, the spec, a parameter's
@@ -338,12 +363,10 @@ impl<T: Float> ModelFile<T> {
                     .into_iter()
                     .map(StoredMatrix::into_matrix)
                     .collect::<Result<_, _>>()?;
-                Ok(ModelFile {
-                    net: assemble(v1.config.spec(), params, Vec::new())?,
-                    metadata: v1.metadata,
-                })
+                let net = assemble(v1.config.spec(), params, Vec::new())?;
+                Ok(ModelFile::new(net, v1.metadata))
             }
-            FORMAT_VERSION => {
+            2 | FORMAT_VERSION => {
                 let stored: StoredModel<T> = ron::from_str(text).map_err(ModelError::Parse)?;
                 let unpack = |matrices: Vec<StoredMatrix<T>>| {
                     matrices
@@ -351,8 +374,10 @@ impl<T: Float> ModelFile<T> {
                         .map(StoredMatrix::into_matrix)
                         .collect::<Result<Vec<_>, _>>()
                 };
+                let net = assemble(stored.spec, unpack(stored.params)?, unpack(stored.state)?)?;
                 Ok(ModelFile {
-                    net: assemble(stored.spec, unpack(stored.params)?, unpack(stored.state)?)?,
+                    net,
+                    seed: stored.seed,
                     metadata: stored.metadata,
                 })
             }
@@ -360,35 +385,46 @@ impl<T: Float> ModelFile<T> {
         }
     }
 
-    /// Reads and validates a model file.
+    /// Reads and validates a model file: a regular file (never a FIFO or a device, which could
+    /// be read forever) of at most [`MAX_FILE_BYTES`].
     ///
     /// # Errors
-    /// [`ModelError::Read`] if the file cannot be read, [`ModelError::InFile`] naming the file
-    /// and the problem if its contents are not a valid model.
+    /// [`ModelError::Read`], [`ModelError::NotAFile`] or [`ModelError::TooLarge`] naming the
+    /// file, or [`ModelError::InFile`] naming the file and the problem if its contents are not a
+    /// valid model.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let text = fs::read_to_string(path).map_err(|error| ModelError::Read {
+        let read = |error| ModelError::Read {
             path: path.to_owned(),
             error,
-        })?;
+        };
+        // Checked before opening: opening a FIFO with no writer would wait forever.
+        if !fs::metadata(path).map_err(read)?.is_file() {
+            return Err(ModelError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let file = fs::File::open(path).map_err(read)?;
+        let size = file.metadata().map_err(read)?.len();
+        if size > MAX_FILE_BYTES {
+            return Err(ModelError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        let mut text = String::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read)?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(ModelError::TooLarge {
+                path: path.to_owned(),
+                size: text.len() as u64,
+            });
+        }
         Self::from_ron(&text).map_err(|error| ModelError::InFile {
             path: path.to_owned(),
             error: Box::new(error),
-        })
-    }
-
-    /// Writes the model atomically with the `safe-write` crate: to a temporary file in the same
-    /// folder, then renamed to `path` (through a symbolic link to its target, never over a
-    /// folder or a device), so a reader never sees half a model.
-    ///
-    /// # Errors
-    /// [`ModelError::Write`] naming the file if it cannot be written.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        let text = self.to_ron()?;
-        safe_write::write(path, text.as_bytes()).map_err(|error| ModelError::Write {
-            path: path.to_owned(),
-            error,
         })
     }
 }

@@ -8,14 +8,16 @@
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::fused::{self, ConvReluPool};
 use crate::gradient::numerical_gradient;
+use crate::im2col::Geometry;
 use crate::init::gaussian;
 use crate::layers::{
     Affine, BatchNorm, Convolution, Dropout, Kind, Layer, Param, Pooling, Relu, Sigmoid,
     SoftmaxWithLoss, State, visit_numbered, visit_state_numbered,
 };
 use crate::spec::{LayerSpec, NetSpec, SpecError};
-use crate::{Float, Matrix, Model, Parameters, Targets};
+use crate::{Float, Matrix, Model, Targets, Trainable};
 
 /// One layer of a [`Sequential`] network.
 #[derive(Clone, Debug)]
@@ -27,6 +29,8 @@ enum Node<T: Float> {
     Dropout(Dropout<T>),
     Convolution(Box<Convolution<T>>),
     Pooling(Box<Pooling<T>>),
+    /// A convolution with the ReLU (and pooling) after it, run as one layer (see [`fused`]).
+    Fused(Box<ConvReluPool<T>>),
 }
 
 impl<T: Float> Node<T> {
@@ -40,6 +44,7 @@ impl<T: Float> Node<T> {
             Node::Dropout(l) => l,
             Node::Convolution(l) => l.as_mut(),
             Node::Pooling(l) => l.as_mut(),
+            Node::Fused(l) => l.as_mut(),
         }
     }
 
@@ -53,6 +58,7 @@ impl<T: Float> Node<T> {
             Node::Dropout(l) => l.output(),
             Node::Convolution(l) => l.output(),
             Node::Pooling(l) => l.output(),
+            Node::Fused(l) => l.output(),
         }
     }
 
@@ -66,6 +72,7 @@ impl<T: Float> Node<T> {
             Node::Dropout(l) => Node::Dropout(l.snapshot()),
             Node::Convolution(l) => Node::Convolution(Box::new(l.snapshot())),
             Node::Pooling(l) => Node::Pooling(Box::new(l.snapshot())),
+            Node::Fused(l) => Node::Fused(Box::new(l.snapshot())),
         }
     }
 
@@ -75,47 +82,30 @@ impl<T: Float> Node<T> {
             Node::Affine(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
             Node::BatchNorm(l) => vec![(&mut l.gamma, &mut l.dgamma), (&mut l.beta, &mut l.dbeta)],
             Node::Convolution(l) => vec![(&mut l.w, &mut l.dw), (&mut l.b, &mut l.db)],
+            Node::Fused(l) => vec![
+                (&mut l.conv.w, &mut l.conv.dw),
+                (&mut l.conv.b, &mut l.conv.db),
+            ],
             Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => Vec::new(),
         }
     }
-
-    /// `dW += λ·W` (weights only).
-    fn add_weight_decay(&mut self, lambda: T) {
-        match self {
-            Node::Affine(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
-            Node::Convolution(l) => l.dw.zip_apply(&l.w, |g, w| *g += lambda * w),
-            _ => {}
-        }
-    }
-
-    /// Which numbering the layer's matrices follow: affine (and convolution) layers count
-    /// `W1`, `W2`…, batch-norm layers `gamma1`, `gamma2`…
-    fn numbering(&self) -> Option<Numbering> {
-        match self {
-            Node::Affine(_) | Node::Convolution(_) => Some(Numbering::Weights),
-            Node::BatchNorm(_) => Some(Numbering::BatchNorm),
-            Node::Relu(_) | Node::Sigmoid(_) | Node::Dropout(_) | Node::Pooling(_) => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Numbering {
-    Weights,
-    BatchNorm,
 }
 
 /// A network built from a [`NetSpec`]: its layers in order, then
-/// [`SoftmaxWithLoss`]. Parameters are named as the book numbers them: `W1`, `b1` for the first
-/// affine (or convolution) layer, `gamma1`, `beta1` for the first batch norm...
+/// [`SoftmaxWithLoss`]. Parameters are named as the book numbers them ([`NetSpec::numbers`]):
+/// `W1`, `b1` for the first affine (or convolution) layer, `gamma1`, `beta1` for the first
+/// batch norm...
 ///
 /// The weights start as `std · N(0, 1)` (see [`Init`](crate::Init)) drawn layer by layer from a
 /// ChaCha8 generator seeded with the given seed, as [`TwoLayerNet`](crate::TwoLayerNet) draws
 /// them: the spec `[Affine(50), Sigmoid, Affine(10)]` with `Std(0.01)` starts from exactly the
 /// weights of the `TwoLayerNet` of the same seed.
 ///
+/// A convolution followed by ReLU (and max pooling) runs as one fused layer (see
+/// [`fused`](crate::fused)), which computes the same bits as the separate layers.
+///
 /// ```
-/// use nn_core::{Init, LayerSpec::*, Matrix, Model, NetSpec, Sequential, Shape, Targets};
+/// use nn_core::{Init, LayerSpec::*, Matrix, Model, NetSpec, Sequential, Shape, Targets, Trainable};
 /// let spec = NetSpec {
 ///     input: Shape::flat(4),
 ///     layers: vec![Affine { out: 8 }, BatchNorm, Relu, Affine { out: 3 }],
@@ -128,7 +118,7 @@ enum Numbering {
 /// let labels = [0, 1, 2, 0, 1, 2];
 /// net.gradient(&x, Targets::Labels(&labels)); // backprop
 /// twin.numerical_gradient(&x, Targets::Labels(&labels)); // central differences
-/// for ((name, b), (_, n)) in net.gradients().iter().zip(twin.gradients()) {
+/// for ((name, b), (_, n)) in net.named_gradients().iter().zip(twin.named_gradients()) {
 ///     let diff = (b - n).abs().mean();
 ///     assert!(diff < 1e-7, "{name}: {diff}");
 /// }
@@ -157,33 +147,36 @@ impl<T: Float> Sequential<T> {
     }
 
     /// Builds the network; with `fuse`, each convolution followed by ReLU (and max pooling) is
-    /// one fused layer (see [`Convolution`]), which computes the same bits.
+    /// one fused layer (see [`fused::plan`]), which computes the same bits.
     pub(crate) fn build(spec: NetSpec, seed: u64, fuse: bool) -> Result<Self, SpecError> {
         let shapes = spec.check()?;
+        let spec_numbers = spec.numbers();
         // Weights from stream 0 of the seed's generator (as TwoLayerNet), dropout seeds from
         // stream 2 (nn-train draws minibatches from stream 1).
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut dropout_seeds = ChaCha8Rng::seed_from_u64(seed);
         dropout_seeds.set_stream(2);
-        let mut layers = Vec::with_capacity(spec.layers.len());
-        let mut input = spec.input;
-        let mut skip = 0;
-        for (i, (layer, &output)) in spec.layers.iter().zip(&shapes).enumerate() {
-            let inputs = input.len().expect("checked by NetSpec::check");
-            if skip > 0 {
-                // A layer fused into the convolution before it.
-                skip -= 1;
-                input = output;
-                continue;
-            }
-            layers.push(match *layer {
+        let (mut layers, mut numbers) = (Vec::new(), Vec::new());
+        let inputs: Vec<_> = std::iter::once(spec.input)
+            .chain(shapes.iter().copied())
+            .collect();
+        let mut i = 0;
+        while i < spec.layers.len() {
+            let (layer, input) = (&spec.layers[i], inputs[i]);
+            let fan_in = input.len().expect("checked by NetSpec::check");
+            let span = if fuse {
+                fused::plan(&spec.layers, i)
+            } else {
+                1
+            };
+            let node = match *layer {
                 LayerSpec::Affine { out } => {
-                    let w = gaussian(inputs, out, spec.init.std(inputs), &mut rng);
+                    let w = gaussian(fan_in, out, spec.init.std(fan_in), &mut rng);
                     Node::Affine(Affine::new(w, Matrix::zeros(out, 1)))
                 }
                 LayerSpec::Relu => Node::Relu(Relu::new()),
                 LayerSpec::Sigmoid => Node::Sigmoid(Sigmoid::new()),
-                LayerSpec::BatchNorm => Node::BatchNorm(Box::new(BatchNorm::new(inputs))),
+                LayerSpec::BatchNorm => Node::BatchNorm(Box::new(BatchNorm::new(fan_in))),
                 LayerSpec::Dropout { ratio } => {
                     Node::Dropout(Dropout::new(ratio, dropout_seeds.random()))
                 }
@@ -193,41 +186,38 @@ impl<T: Float> Sequential<T> {
                     let fan_in = input.channels * window.height * window.width;
                     let w = gaussian(filters, fan_in, spec.init.std(fan_in), &mut rng);
                     let b = Matrix::zeros(filters, 1);
-                    let mut conv =
+                    let conv =
                         Convolution::new(w, b, input, window).expect("checked by NetSpec::check");
-                    if fuse && spec.layers.get(i + 1) == Some(&LayerSpec::Relu) {
-                        let pool = match spec.layers.get(i + 2) {
-                            Some(pool @ LayerSpec::Pooling { .. }) => pool.window(),
-                            _ => None,
-                        };
-                        skip = 1 + usize::from(pool.is_some());
-                        conv = conv.fused(pool).expect("checked by NetSpec::check");
+                    match span {
+                        1 => Node::Convolution(Box::new(conv)),
+                        _ => {
+                            let pool = (span == 3).then(|| {
+                                let window = spec.layers[i + 2].window().expect("a pooling window");
+                                Geometry::new(shapes[i + 1], window)
+                                    .expect("checked by NetSpec::check")
+                            });
+                            let fused =
+                                ConvReluPool::new(conv, pool).expect("checked by NetSpec::check");
+                            Node::Fused(Box::new(fused))
+                        }
                     }
-                    Node::Convolution(Box::new(conv))
                 }
                 LayerSpec::Pooling { .. } => {
                     let window = layer.window().expect("a pooling layer has a window");
                     let pool = Pooling::new(input, window).expect("checked by NetSpec::check");
                     Node::Pooling(Box::new(pool))
                 }
-            });
-            input = output;
+            };
+            layers.push(node);
+            numbers.push(spec_numbers[i]);
+            i += span;
         }
-        let mut counts = [0, 0];
-        let numbers = layers
-            .iter()
-            .map(|node| match node.numbering() {
-                Some(numbering) => {
-                    let count = &mut counts[usize::from(numbering == Numbering::BatchNorm)];
-                    *count += 1;
-                    *count
-                }
-                None => 0,
-            })
-            .collect();
         Ok(Sequential {
             input_len: spec.input.len().expect("checked by NetSpec::check"),
-            output_len: input.len().expect("checked by NetSpec::check"),
+            output_len: shapes
+                .last()
+                .and_then(|s| s.len())
+                .expect("checked by NetSpec::check"),
             weight_decay: T::of_f64(spec.weight_decay),
             spec,
             layers,
@@ -237,29 +227,24 @@ impl<T: Float> Sequential<T> {
         })
     }
 
-    /// The spec the network was built from.
-    pub fn spec(&self) -> &NetSpec {
-        &self.spec
-    }
-
-    /// A copy of every parameter, with its name, in the order of [`Parameters::visit_params`].
-    pub fn params(&mut self) -> Vec<(String, Matrix<T>)> {
-        let mut params = Vec::new();
-        self.visit_params(&mut |p| params.push((p.name.to_string(), p.value.clone())));
-        params
-    }
-
-    /// A copy of every parameter's gradient from the last backward pass (or numerical
-    /// gradient), with its name, in the order of [`Parameters::visit_params`].
-    pub fn gradients(&mut self) -> Vec<(String, Matrix<T>)> {
-        let mut grads = Vec::new();
-        self.visit_params(&mut |p| grads.push((p.name.to_string(), p.grad.clone())));
-        grads
+    /// The same network with every layer run on its own, none fused, holding the same
+    /// parameters and state.
+    fn unfused(&mut self) -> Self {
+        let mut plain = Self::build(self.spec.clone(), 0, false).expect("a valid network's spec");
+        let mut values = Vec::new();
+        self.visit_params(&mut |p| values.push(p.value.clone()));
+        self.visit_state(&mut |s| values.push(s.value.clone()));
+        let mut values = values.into_iter();
+        plain.visit_params(&mut |p| *p.value = values.next().expect("the same parameters"));
+        plain.visit_state(&mut |s| *s.value = values.next().expect("the same state"));
+        plain
     }
 
     /// Runs the batch `x` through the layers in inference mode (as [`Model::predict`]) and
-    /// hands `f` each layer's output with the layer's position and spec: the activations the
-    /// book plots in `weight_init_activation_histogram.py` (§6.2.2).
+    /// hands `f` the output of each layer of the spec, with the layer's position and spec: the
+    /// activations the book plots in `weight_init_activation_histogram.py` (§6.2.2), a
+    /// convolution's feature maps. Layers that the network runs fused are run one by one here,
+    /// so that every layer's own output is seen.
     ///
     /// ```
     /// use nn_core::{Init, LayerSpec::*, Matrix, NetSpec, Sequential, Shape};
@@ -296,9 +281,14 @@ impl<T: Float> Sequential<T> {
             x.nrows(),
             self.input_len
         );
-        self.set_training(false);
+        let mut plain = if self.layers.len() == self.spec.layers.len() {
+            self.snapshot()
+        } else {
+            self.unfused()
+        };
+        plain.set_training(false);
         let mut out = x;
-        for (i, (node, spec)) in self.layers.iter_mut().zip(&self.spec.layers).enumerate() {
+        for (i, (node, spec)) in plain.layers.iter_mut().zip(&plain.spec.layers).enumerate() {
             out = node.layer().forward(out);
             f(i, spec, out);
         }
@@ -329,6 +319,20 @@ impl<T: Float> Sequential<T> {
         lambda * sum / (T::one() + T::one())
     }
 
+    /// The gradient of the weight decay term, `λ·W`, added to every weight matrix's gradient:
+    /// the matrices [`weight_decay_loss`](Self::weight_decay_loss) sums.
+    fn add_weight_decay(&mut self) {
+        let lambda = self.weight_decay;
+        if lambda == T::zero() {
+            return;
+        }
+        self.visit_params(&mut |p| {
+            if p.name.kind == Kind::Weight {
+                p.grad.zip_apply(p.value, |g, w| *g += lambda * w);
+            }
+        });
+    }
+
     /// The `i`-th parameter and its gradient, in the order of `visit_params`.
     fn param_and_grad(&mut self, i: usize) -> (&mut Matrix<T>, &mut Matrix<T>) {
         self.layers
@@ -340,18 +344,18 @@ impl<T: Float> Sequential<T> {
 }
 
 /// Runs the layers' forward passes, the first one on the caller's `x`, each other one on the
-/// output of the layer before, which stays there until the backward pass (so no layer copies its
-/// input), and returns the last layer's output.
+/// output of the layer before, which stays there until the backward pass, and returns the last
+/// layer's output.
 fn forward<'a, T: Float>(layers: &'a mut [Node<T>], x: &Matrix<T>) -> &'a Matrix<T> {
     let (first, rest) = layers.split_first_mut().expect("a network has layers");
-    let mut out = first.layer().forward_input(x);
+    let mut out = first.layer().forward(x);
     for node in rest {
-        out = node.layer().forward_kept(out);
+        out = node.layer().forward(out);
     }
     out
 }
 
-impl<T: Float> Parameters<T> for Sequential<T> {
+impl<T: Float> Trainable<T> for Sequential<T> {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
         for (node, &number) in self.layers.iter_mut().zip(&self.numbers) {
             visit_numbered(node.layer(), number, f);
@@ -366,6 +370,10 @@ impl<T: Float> Model<T> for Sequential<T> {
 
     fn output_len(&self) -> usize {
         self.output_len
+    }
+
+    fn spec(&self) -> NetSpec {
+        self.spec.clone()
     }
 
     fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
@@ -391,15 +399,14 @@ impl<T: Float> Model<T> for Sequential<T> {
                 .split_last_mut()
                 .expect("two layers or more");
             let previous = before.last().expect("two layers or more");
-            dout = node.layer().backward_kept(previous.output(), dout);
+            dout = node
+                .layer()
+                .backward(previous.output(), dout, true)
+                .expect("dx was asked for");
             rest = before;
         }
-        rest[0].layer().backward_input(x, dout);
-        if self.weight_decay != T::zero() {
-            for node in &mut self.layers {
-                node.add_weight_decay(self.weight_decay);
-            }
-        }
+        rest[0].layer().backward(x, dout, false);
+        self.add_weight_decay();
     }
 
     /// Central differences on every parameter, each loss in training mode (as the book's
@@ -511,7 +518,11 @@ mod tests {
             for _ in 0..2 {
                 let t = Targets::Labels(&labels);
                 assert_eq!(fused.gradient(&x, t), plain.gradient(&x, t), "{spec}: loss");
-                assert_eq!(fused.gradients(), plain.gradients(), "{spec}: gradients");
+                assert_eq!(
+                    fused.named_gradients(),
+                    plain.named_gradients(),
+                    "{spec}: gradients"
+                );
                 // An update, so that the second round starts from other weights.
                 for net in [&mut fused, &mut plain] {
                     net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));

@@ -19,66 +19,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::im2col::{Geometry, Window};
+use crate::im2col::{Geometry, GeometryError, Window};
 use crate::layers::{Kind, Name};
 use crate::{Activation, Init};
 
-/// The shape of one sample: `channels × height × width` values, stored in that order (the
-/// memory of NumPy's `(C, H, W)`) in one column of a batch. A flat vector of `n` values is
-/// `n × 1 × 1`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Shape {
-    /// Channels (1 for MNIST's images).
-    pub channels: usize,
-    /// Rows of each channel.
-    pub height: usize,
-    /// Columns of each channel.
-    pub width: usize,
-}
-
-impl Shape {
-    /// A `channels × height × width` shape.
-    pub const fn new(channels: usize, height: usize, width: usize) -> Self {
-        Shape {
-            channels,
-            height,
-            width,
-        }
-    }
-
-    /// A flat vector of `n` values (`n × 1 × 1`).
-    pub const fn flat(n: usize) -> Self {
-        Shape::new(n, 1, 1)
-    }
-
-    /// The number of values, `channels · height · width`, or `None` if it overflows `usize`.
-    pub fn len(&self) -> Option<usize> {
-        self.channels
-            .checked_mul(self.height)?
-            .checked_mul(self.width)
-    }
-
-    /// Whether the shape holds no value.
-    pub fn is_empty(&self) -> bool {
-        self.len() == Some(0)
-    }
-
-    /// Whether it is a flat vector (`n × 1 × 1`).
-    pub fn is_flat(&self) -> bool {
-        self.height == 1 && self.width == 1
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_flat() {
-            write!(f, "{}", self.channels)
-        } else {
-            write!(f, "{}×{}×{}", self.channels, self.height, self.width)
-        }
-    }
-}
+pub use nn_kernels::Shape;
 
 /// One layer of a [`NetSpec`]. In RON: `Affine(out: 100)`, `Relu`, `Sigmoid`, `BatchNorm`,
 /// `Dropout(ratio: 0.5)`, `Convolution(filters: 30, size: 5)` (`stride: 1` and `pad: 0` unless
@@ -210,16 +155,20 @@ impl LayerSpec {
 
     /// The shape of this layer's output for an input of shape `input`, or why the layer cannot
     /// take it.
-    pub fn output_shape(&self, input: Shape) -> Result<Shape, String> {
+    ///
+    /// # Errors
+    /// A size of 0, a dropout ratio outside `[0, 1)`, a window that does not fit the input, or
+    /// sizes that overflow.
+    pub fn output_shape(&self, input: Shape) -> Result<Shape, LayerError> {
         match *self {
             LayerSpec::Affine { out } => {
                 if out == 0 {
-                    return Err("out is 0: a layer needs at least one neuron".into());
+                    return Err(LayerError::ZeroSize("out"));
                 }
-                let inputs = input.len().ok_or("its input is too large")?;
-                inputs
-                    .checked_mul(out)
-                    .ok_or_else(|| format!("{inputs}×{out} weights are too many"))?;
+                input
+                    .len()
+                    .and_then(|inputs| inputs.checked_mul(out))
+                    .ok_or(LayerError::TooLarge("its weights"))?;
                 Ok(Shape::flat(out))
             }
             LayerSpec::Relu | LayerSpec::Sigmoid | LayerSpec::BatchNorm => Ok(input),
@@ -227,9 +176,7 @@ impl LayerSpec {
                 if (0.0..1.0).contains(&ratio) {
                     Ok(input)
                 } else {
-                    Err(format!(
-                        "the ratio is {ratio}: it must be at least 0 and below 1, e.g. 0.5"
-                    ))
+                    Err(LayerError::DropoutRatio(ratio))
                 }
             }
             LayerSpec::Convolution {
@@ -239,26 +186,26 @@ impl LayerSpec {
                 pad,
             } => {
                 if filters == 0 {
-                    return Err("filters is 0: a convolution needs at least one filter".into());
+                    return Err(LayerError::ZeroSize("filters"));
                 }
                 if size == 0 {
-                    return Err("size is 0: a filter needs at least 1×1 weights".into());
+                    return Err(LayerError::ZeroSize("size"));
                 }
                 let g = Geometry::new(input, Window::square(size, stride, pad))?;
                 g.patch_len()
                     .checked_mul(filters)
                     .and_then(|n| n.checked_mul(g.positions()))
-                    .ok_or("the layer is too large")?;
+                    .ok_or(LayerError::TooLarge("its outputs"))?;
                 Ok(Shape::new(filters, g.out_h, g.out_w))
             }
             LayerSpec::Pooling { size, stride, pad } => {
                 if size == 0 {
-                    return Err("size is 0: a pooling window needs at least 1×1 values".into());
+                    return Err(LayerError::ZeroSize("size"));
                 }
                 let window = Window::square(size, stride.unwrap_or(size), pad);
                 let g = Geometry::new(input, window)?;
                 if input.len().is_none_or(|n| u32::try_from(n).is_err()) {
-                    return Err("its input is too large to pool (more than 2³² values)".into());
+                    return Err(LayerError::TooLarge("its input (over 2³² values to pool)"));
                 }
                 Ok(Shape::new(input.channels, g.out_h, g.out_w))
             }
@@ -277,6 +224,23 @@ impl LayerSpec {
             _ => None,
         }
     }
+}
+
+/// Why a layer of a [`NetSpec`] cannot take its input, or its settings make no sense.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LayerError {
+    /// A size is 0: `out`, `filters` or `size`.
+    #[error("{0} is 0: it must be at least 1")]
+    ZeroSize(&'static str),
+    /// A dropout ratio outside `[0, 1)`.
+    #[error("the ratio is {0}: it must be at least 0 and below 1, e.g. 0.5")]
+    DropoutRatio(f64),
+    /// The window does not fit the input.
+    #[error(transparent)]
+    Geometry(#[from] GeometryError),
+    /// A size overflows: the layer is too large to exist, whatever the input.
+    #[error("the layer is too large: {0} would not fit in memory's address range")]
+    TooLarge(&'static str),
 }
 
 /// A matrix of a network: its name (`W1`, `gamma2`, `running_mean1`…) and its shape.
@@ -316,7 +280,7 @@ pub enum SpecError {
     #[error("the network has no layer: give at least one, e.g. Affine(out: 10)")]
     NoLayers,
     /// A layer cannot take its input, or its settings make no sense.
-    #[error("layer {position} ({layer}) on an input of shape {input}: {reason}")]
+    #[error("layer {position} ({layer}) on an input of shape {input}: {error}")]
     Layer {
         /// 1-based position in the list.
         position: usize,
@@ -325,8 +289,11 @@ pub enum SpecError {
         /// The shape it receives.
         input: Shape,
         /// What is wrong.
-        reason: String,
+        error: LayerError,
     },
+    /// The network's parameters are more than can be counted.
+    #[error("the network is too large: its parameters are more than can be counted")]
+    TooLarge,
     /// The standard deviation of the initial weights is negative or not finite.
     #[error("the initial weights' std is {0}: it must be a finite number ≥ 0, e.g. 0.01")]
     InitStd(f64),
@@ -362,11 +329,11 @@ impl NetSpec {
         for (i, layer) in self.layers.iter().enumerate() {
             let output = layer
                 .output_shape(input)
-                .map_err(|reason| SpecError::Layer {
+                .map_err(|error| SpecError::Layer {
                     position: i + 1,
                     layer: layer.to_string(),
                     input,
-                    reason,
+                    error,
                 })?;
             shapes.push(output);
             input = output;
@@ -469,33 +436,55 @@ impl NetSpec {
         }
     }
 
+    /// The book's number of each layer's matrices, one entry per layer: affine and convolution
+    /// layers count `W1`, `W2`…, batch-norm layers `gamma1`, `gamma2`…; 0 for layers without
+    /// matrices. Every numbering of the workspace comes from here.
+    ///
+    /// ```
+    /// use nn_core::{LayerSpec::*, NetSpec, Shape, Init};
+    /// let spec = NetSpec {
+    ///     input: Shape::flat(4),
+    ///     layers: vec![Affine { out: 3 }, BatchNorm, Relu, Affine { out: 2 }, BatchNorm],
+    ///     init: Init::He,
+    ///     weight_decay: 0.0,
+    /// };
+    /// assert_eq!(spec.numbers(), [1, 1, 0, 2, 2]);
+    /// ```
+    pub fn numbers(&self) -> Vec<usize> {
+        let (mut weights, mut batch_norms) = (0, 0);
+        self.layers
+            .iter()
+            .map(|layer| match layer {
+                LayerSpec::Affine { .. } | LayerSpec::Convolution { .. } => {
+                    weights += 1;
+                    weights
+                }
+                LayerSpec::BatchNorm => {
+                    batch_norms += 1;
+                    batch_norms
+                }
+                LayerSpec::Relu
+                | LayerSpec::Sigmoid
+                | LayerSpec::Dropout { .. }
+                | LayerSpec::Pooling { .. } => 0,
+            })
+            .collect()
+    }
+
     /// Every matrix of the network, named as the book numbers them (`W1 b1 gamma1 beta1
-    /// running_mean1 running_var1 W2 …`), with its shape, in the order the network visits
-    /// them; computed from the spec alone, without allocating the network. Parameters have a
-    /// [`Kind`] that [`is_trained`](Kind::is_trained); the others are state.
+    /// running_mean1 running_var1 W2 …`, see [`numbers`](Self::numbers)), with its shape, in the
+    /// order the network visits them; computed from the spec alone, without allocating the
+    /// network. Parameters have a [`Kind`] that [`is_trained`](Kind::is_trained); the others
+    /// are state.
     ///
     /// # Errors
     /// The spec's first problem (see [`check`](Self::check)).
     pub fn matrices(&self) -> Result<Vec<NamedShape>, SpecError> {
         let shapes = self.check()?;
         let inputs = std::iter::once(self.input).chain(shapes);
-        let (mut weights, mut batch_norms) = (0, 0);
         let mut all = Vec::new();
-        for (position, (layer, input)) in self.layers.iter().zip(inputs).enumerate() {
-            let matrices = layer.matrices(input).ok_or_else(|| SpecError::Layer {
-                position: position + 1,
-                layer: layer.to_string(),
-                input,
-                reason: "its parameters are too many to count".into(),
-            })?;
-            let kinds: Vec<Kind> = matrices.iter().map(|&(kind, _)| kind).collect();
-            let number = if kinds.contains(&Kind::Weight) {
-                weights += 1;
-                weights
-            } else {
-                batch_norms += usize::from(kinds.contains(&Kind::Gamma));
-                batch_norms
-            };
+        for ((layer, input), number) in self.layers.iter().zip(inputs).zip(self.numbers()) {
+            let matrices = layer.matrices(input).ok_or(SpecError::TooLarge)?;
             all.extend(
                 matrices
                     .into_iter()
@@ -511,8 +500,8 @@ impl NetSpec {
     /// The spec's first problem (see [`check`](Self::check)), or a count beyond `usize`.
     ///
     /// ```
-    /// use nn_core::NetConfig;
-    /// assert_eq!(NetConfig::default().spec().param_count(), Ok(784 * 50 + 50 + 50 * 10 + 10));
+    /// use nn_core::TwoLayerConfig;
+    /// assert_eq!(TwoLayerConfig::default().spec().param_count(), Ok(784 * 50 + 50 + 50 * 10 + 10));
     /// ```
     pub fn param_count(&self) -> Result<usize, SpecError> {
         self.matrices()?
@@ -521,7 +510,7 @@ impl NetSpec {
             .try_fold(0usize, |total, &(_, (rows, cols))| {
                 total.checked_add(rows.checked_mul(cols)?)
             })
-            .ok_or(SpecError::Input(self.input))
+            .ok_or(SpecError::TooLarge)
     }
 
     /// The number of values of each output (the classes), if the spec is valid.

@@ -8,12 +8,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use nn_kernels::numerical::{FastNumericalGradient, Hidden as FastHidden};
+
 use crate::functions::{relu, sigmoid, sigmoid_grad, softmax, step};
 use crate::gradient::numerical_gradient;
 use crate::init::gaussian;
 use crate::layers::{Affine, Layer, Param, Relu, Sigmoid, SoftmaxWithLoss, visit_numbered};
 use crate::spec::{LayerSpec, NetSpec, Shape};
-use crate::{FastNumericalGradient, Float, Init, Matrix, Model, Parameters, Targets};
+use crate::{Float, Init, Matrix, Model, Targets, Trainable};
 
 /// The activation of the hidden layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,7 +57,7 @@ impl FromStr for Activation {
 
 /// The sizes and initialisation of a [`TwoLayerNet`] (the arguments of the book's `__init__`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NetConfig {
+pub struct TwoLayerConfig {
     /// Inputs per sample (784 for MNIST).
     pub input_size: usize,
     /// Neurons of the hidden layer (the book uses 50).
@@ -68,10 +70,10 @@ pub struct NetConfig {
     pub weight_init_std: f64,
 }
 
-impl Default for NetConfig {
+impl Default for TwoLayerConfig {
     /// The book's MNIST network: 784-50-10, sigmoid, `weight_init_std = 0.01`.
     fn default() -> Self {
-        NetConfig {
+        TwoLayerConfig {
             input_size: 784,
             hidden_size: 50,
             output_size: 10,
@@ -81,7 +83,7 @@ impl Default for NetConfig {
     }
 }
 
-impl fmt::Display for NetConfig {
+impl fmt::Display for TwoLayerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -91,9 +93,9 @@ impl fmt::Display for NetConfig {
     }
 }
 
-/// A [`NetConfig`] that cannot describe a network.
+/// A [`TwoLayerConfig`] that cannot describe a network.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum ConfigError {
+pub enum TwoLayerConfigError {
     /// A layer size is zero.
     #[error("{field} is 0: every layer needs at least one neuron")]
     ZeroSize {
@@ -108,20 +110,20 @@ pub enum ConfigError {
     },
 }
 
-impl NetConfig {
+impl TwoLayerConfig {
     /// Checks that every size is at least 1 and that `weight_init_std` is finite and `≥ 0`.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), TwoLayerConfigError> {
         for (field, size) in [
             ("input_size", self.input_size),
             ("hidden_size", self.hidden_size),
             ("output_size", self.output_size),
         ] {
             if size == 0 {
-                return Err(ConfigError::ZeroSize { field });
+                return Err(TwoLayerConfigError::ZeroSize { field });
             }
         }
         if !(self.weight_init_std.is_finite() && self.weight_init_std >= 0.0) {
-            return Err(ConfigError::InitStd {
+            return Err(TwoLayerConfigError::InitStd {
                 value: self.weight_init_std,
             });
         }
@@ -151,23 +153,12 @@ impl NetConfig {
             weight_decay: 0.0,
         }
     }
-
-    /// The shapes of `W1`, `b1`, `W2`, `b2`, in that order.
-    pub fn param_shapes(&self) -> [(&'static str, (usize, usize)); 4] {
-        let (i, h, o) = (self.input_size, self.hidden_size, self.output_size);
-        [
-            ("W1", (i, h)),
-            ("b1", (h, 1)),
-            ("W2", (h, o)),
-            ("b2", (o, 1)),
-        ]
-    }
 }
 
 /// The four parameters of a [`TwoLayerNet`] (the book's `params` dictionary), or their
 /// gradients (see [`Gradients`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Params<T: Float> {
+pub struct TwoLayerParams<T: Float> {
     /// First-layer weights, `(input_size, hidden_size)`.
     pub w1: Matrix<T>,
     /// First-layer bias, `(hidden_size, 1)`.
@@ -180,9 +171,9 @@ pub struct Params<T: Float> {
 
 /// The gradients of the loss with respect to each parameter, in the parameters' shapes (the
 /// book's `grads` dictionary).
-pub type Gradients<T> = Params<T>;
+pub type TwoLayerGradients<T> = TwoLayerParams<T>;
 
-impl<T: Float> Params<T> {
+impl<T: Float> TwoLayerParams<T> {
     /// `(name, matrix)` pairs in the fixed order `W1`, `b1`, `W2`, `b2`.
     pub fn named(&self) -> [(&'static str, &Matrix<T>); 4] {
         [
@@ -225,9 +216,9 @@ impl<T: Float> Params<T> {
     }
 
     /// The same parameters in another float type (`f32` ↔ `f64`).
-    pub fn cast<U: Float>(&self) -> Params<U> {
+    pub fn cast<U: Float>(&self) -> TwoLayerParams<U> {
         let c = |m: &Matrix<T>| m.map(|v| U::of_f64(v.to_f64()));
-        Params {
+        TwoLayerParams {
             w1: c(&self.w1),
             b1: c(&self.b1),
             w2: c(&self.w2),
@@ -251,10 +242,17 @@ impl<T: Float> Layer<T> for Hidden<T> {
         }
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+    fn backward(&mut self, x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
         match self {
-            Hidden::Sigmoid(layer) => layer.backward(dout),
-            Hidden::Relu(layer) => layer.backward(dout),
+            Hidden::Sigmoid(layer) => layer.backward(x, dout, want_dx),
+            Hidden::Relu(layer) => layer.backward(x, dout, want_dx),
+        }
+    }
+
+    fn output(&self) -> &Matrix<T> {
+        match self {
+            Hidden::Sigmoid(layer) => layer.output(),
+            Hidden::Relu(layer) => layer.output(),
         }
     }
 }
@@ -276,22 +274,22 @@ impl<T: Float> Layer<T> for Hidden<T> {
 /// the `f32` network is the `f64` one rounded.
 ///
 /// ```
-/// use nn_core::{Matrix, NetConfig, Activation, Targets, TwoLayerNet};
-/// let config = NetConfig { input_size: 4, hidden_size: 3, output_size: 2, activation: Activation::Relu, weight_init_std: 0.01 };
+/// use nn_core::{Matrix, TwoLayerConfig, Activation, Targets, TwoLayerNet};
+/// let config = TwoLayerConfig { input_size: 4, hidden_size: 3, output_size: 2, activation: Activation::Relu, weight_init_std: 0.01 };
 /// let mut net = TwoLayerNet::<f64>::new(config, 42)?;
 /// let x = Matrix::from_fn(4, 5, |i, n| (i + n) as f64 / 10.0); // 5 samples
 /// let labels = [0, 1, 0, 1, 1];
 /// let loss = net.gradient(&x, Targets::Labels(&labels)); // backprop; the loss is ≈ ln 2
 /// assert!((loss - 2f64.ln()).abs() < 1e-3);
-/// let numerical = net.numerical_gradient(&x, Targets::Labels(&labels));
+/// let numerical = net.naive_numerical_gradient(&x, Targets::Labels(&labels));
 /// for (name, diff) in net.gradients().mean_abs_diff(&numerical) {
 ///     assert!(diff < 1e-9, "{name}: {diff}");
 /// }
-/// # Ok::<(), nn_core::ConfigError>(())
+/// # Ok::<(), nn_core::TwoLayerConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct TwoLayerNet<T: Float> {
-    config: NetConfig,
+    config: TwoLayerConfig,
     affine1: Affine<T>,
     hidden: Hidden<T>,
     affine2: Affine<T>,
@@ -302,14 +300,14 @@ pub struct TwoLayerNet<T: Float> {
 
 impl<T: Float> TwoLayerNet<T> {
     /// A network with random weights (see the type's docs) from `seed`.
-    pub fn new(config: NetConfig, seed: u64) -> Result<Self, ConfigError> {
+    pub fn new(config: TwoLayerConfig, seed: u64) -> Result<Self, TwoLayerConfigError> {
         config.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let std = config.weight_init_std;
         let (i, h, o) = (config.input_size, config.hidden_size, config.output_size);
         let w1 = gaussian(i, h, std, &mut rng);
         let w2 = gaussian(h, o, std, &mut rng);
-        let params = Params {
+        let params = TwoLayerParams {
             w1,
             b1: Matrix::zeros(h, 1),
             w2,
@@ -324,22 +322,26 @@ impl<T: Float> TwoLayerNet<T> {
     /// [`ModelError::Config`](crate::ModelError::Config) for an invalid config,
     /// [`ModelError::Shape`](crate::ModelError::Shape) naming the first parameter whose shape
     /// does not match it.
-    pub fn from_params(config: NetConfig, params: Params<T>) -> Result<Self, crate::ModelError> {
+    pub fn from_params(
+        config: TwoLayerConfig,
+        params: TwoLayerParams<T>,
+    ) -> Result<Self, crate::ModelError> {
         config.validate()?;
-        for ((name, expected), (_, m)) in config.param_shapes().into_iter().zip(params.named()) {
+        let spec = config.spec();
+        for ((name, expected), (_, m)) in spec.matrices()?.into_iter().zip(params.named()) {
             if m.shape() != expected {
                 return Err(crate::ModelError::Shape {
-                    name: name.to_owned(),
+                    name: name.to_string(),
                     expected,
                     found: m.shape(),
-                    spec: config.to_string(),
+                    spec: spec.to_string(),
                 });
             }
         }
         Ok(Self::assemble(config, params))
     }
 
-    fn assemble(config: NetConfig, params: Params<T>) -> Self {
+    fn assemble(config: TwoLayerConfig, params: TwoLayerParams<T>) -> Self {
         let hidden = match config.activation {
             Activation::Sigmoid => Hidden::Sigmoid(Sigmoid::new()),
             Activation::Relu => Hidden::Relu(Relu::new()),
@@ -355,13 +357,13 @@ impl<T: Float> TwoLayerNet<T> {
     }
 
     /// The sizes and activation.
-    pub fn config(&self) -> &NetConfig {
+    pub fn config(&self) -> &TwoLayerConfig {
         &self.config
     }
 
     /// A copy of the parameters `W1`, `b1`, `W2`, `b2`.
-    pub fn params(&self) -> Params<T> {
-        Params {
+    pub fn params(&self) -> TwoLayerParams<T> {
+        TwoLayerParams {
             w1: self.affine1.w.clone(),
             b1: self.affine1.b.clone(),
             w2: self.affine2.w.clone(),
@@ -370,8 +372,8 @@ impl<T: Float> TwoLayerNet<T> {
     }
 
     /// A copy of the gradients from the last [`gradient`](Self::gradient) call (zeros before).
-    pub fn gradients(&self) -> Gradients<T> {
-        Params {
+    pub fn gradients(&self) -> TwoLayerGradients<T> {
+        TwoLayerParams {
             w1: self.affine1.dw.clone(),
             b1: self.affine1.db.clone(),
             w2: self.affine2.dw.clone(),
@@ -388,7 +390,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// The scores `a2 = W2ᵀ·z1 + b2` of the batch `x` `(input_size, N)`: shape `(output_size, N)`,
     /// before softmax (as the book's `predict`; softmax does not change the arg-max).
     pub fn predict(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        let a1 = self.affine1.forward_input(x);
+        let a1 = self.affine1.forward(x);
         let z1 = self.hidden.forward(a1);
         self.affine2.forward(z1)
     }
@@ -398,7 +400,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// # Panics
     /// If `x` has not `input_size` rows or the targets do not fit the batch.
     pub fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
-        let a1 = self.affine1.forward_input(x);
+        let a1 = self.affine1.forward(x);
         let z1 = self.hidden.forward(a1);
         let a2 = self.affine2.forward(z1);
         self.last_layer.forward(a2, t)
@@ -406,7 +408,7 @@ impl<T: Float> TwoLayerNet<T> {
 
     /// Gradients by backpropagation (§5.7.2): one forward pass, then the layers' backward passes
     /// in reverse order. Returns the loss; read the gradients with [`gradients`](Self::gradients)
-    /// or, without copying, through [`Parameters`]. The first layer's `dx` (the gradient with
+    /// or, without copying, through [`Trainable`]. The first layer's `dx` (the gradient with
     /// respect to the images) is not computed.
     ///
     /// # Panics
@@ -425,18 +427,25 @@ impl<T: Float> TwoLayerNet<T> {
     /// If [`loss`](Self::loss) was never called, or on a batch of another shape than `x`.
     pub fn backward(&mut self, x: &Matrix<T>) {
         let dout = self.last_layer.backward();
-        let dz1 = self.affine2.backward(dout);
-        let da1 = self.hidden.backward(dz1);
-        self.affine1.backward_params(x, da1);
+        let dz1 = self.affine2.backward(self.hidden.output(), dout, true);
+        let dz1 = dz1.expect("dx was asked for");
+        let da1 = self.hidden.backward(self.affine1.output(), dz1, true);
+        let da1 = da1.expect("dx was asked for");
+        self.affine1.backward(x, da1, false);
     }
 
-    /// Gradients by central differences (§4.5.1): `2 × (number of parameters)` loss evaluations,
-    /// so only for small batches and gradient checks, in `f64`. The network is unchanged
-    /// afterwards. (Through the [`Model`] trait, `numerical_gradient` stores the same gradients
-    /// where [`backward`](Self::backward) stores its own, for an optimizer to use.)
-    pub fn numerical_gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> Gradients<T> {
+    /// The book's `numerical_gradient` as written (§4.5.1): the whole loss evaluated twice per
+    /// parameter entry, `2 × 39 760` forward passes for the book's network, so only for small
+    /// batches and gradient checks, in `f64`. Returns the gradients; the network is unchanged.
+    /// ([`Model::numerical_gradient`] computes the same central differences far faster and
+    /// stores them where [`backward`](Self::backward) stores its own, for an optimizer.)
+    pub fn naive_numerical_gradient(
+        &mut self,
+        x: &Matrix<T>,
+        t: Targets<'_, T>,
+    ) -> TwoLayerGradients<T> {
         let mut loss = |net: &mut Self| net.loss(x, t);
-        Params {
+        TwoLayerParams {
             w1: numerical_gradient(&mut loss, self, |net| &mut net.affine1.w),
             b1: numerical_gradient(&mut loss, self, |net| &mut net.affine1.b),
             w2: numerical_gradient(&mut loss, self, |net| &mut net.affine2.w),
@@ -444,11 +453,12 @@ impl<T: Float> TwoLayerNet<T> {
         }
     }
 
-    /// The same central differences as [`numerical_gradient`](Self::numerical_gradient), for every
-    /// entry and in `f64` whatever `T`, but evaluating only what each perturbation changes (see
-    /// [`FastNumericalGradient`]), in milliseconds instead of
-    /// seconds at batch 100. The gradients go where [`gradient`](Self::gradient) leaves backprop's,
-    /// for an optimizer to read through [`Parameters`]; returns the batch's loss (in `f64`).
+    /// The same central differences as
+    /// [`naive_numerical_gradient`](Self::naive_numerical_gradient), for every entry and in `f64`
+    /// whatever `T`, but evaluating only what each perturbation changes (see
+    /// [`FastNumericalGradient`]), in milliseconds instead of seconds at batch 100. The gradients
+    /// go where [`gradient`](Self::gradient) leaves backprop's, for an optimizer to read through
+    /// [`Trainable`]; returns the batch's loss (in `f64`).
     /// `scratch` keeps its buffers from call to call.
     ///
     /// # Panics
@@ -460,9 +470,13 @@ impl<T: Float> TwoLayerNet<T> {
         scratch: &mut FastNumericalGradient,
     ) -> f64 {
         let (l1, l2) = (&mut self.affine1, &mut self.affine2);
+        let hidden = match self.config.activation {
+            Activation::Sigmoid => FastHidden::Sigmoid,
+            Activation::Relu => FastHidden::Relu,
+        };
         scratch.gradient(
             [&l1.w, &l1.b, &l2.w, &l2.b],
-            self.config.activation,
+            hidden,
             x,
             labels,
             [&mut l1.dw, &mut l1.db, &mut l2.dw, &mut l2.db],
@@ -481,7 +495,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// ```
     ///
     /// It allocates every intermediate: use it in tests, not in training.
-    pub fn closed_form_gradient(&self, x: &Matrix<T>, t: Targets<'_, T>) -> Gradients<T> {
+    pub fn closed_form_gradient(&self, x: &Matrix<T>, t: Targets<'_, T>) -> TwoLayerGradients<T> {
         let (w1, b1, w2, b2) = (
             &self.affine1.w,
             &self.affine1.b,
@@ -514,7 +528,7 @@ impl<T: Float> TwoLayerNet<T> {
         let da1 = a1.map(h_grad).component_mul(&dz1);
         let grad_w1 = x * da1.transpose();
         let grad_b1 = row_sums(&da1);
-        Params {
+        TwoLayerParams {
             w1: grad_w1,
             b1: grad_b1,
             w2: grad_w2,
@@ -523,7 +537,7 @@ impl<T: Float> TwoLayerNet<T> {
     }
 }
 
-impl<T: Float> Parameters<T> for TwoLayerNet<T> {
+impl<T: Float> Trainable<T> for TwoLayerNet<T> {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
         visit_numbered(&mut self.affine1, 1, f);
         visit_numbered(&mut self.affine2, 2, f);
@@ -537,6 +551,10 @@ impl<T: Float> Model<T> for TwoLayerNet<T> {
 
     fn output_len(&self) -> usize {
         self.config.output_size
+    }
+
+    fn spec(&self) -> NetSpec {
+        self.config.spec()
     }
 
     fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> T {
@@ -557,7 +575,7 @@ impl<T: Float> Model<T> for TwoLayerNet<T> {
             self.numerical = numerical;
             return T::of_f64(loss);
         }
-        let grads = TwoLayerNet::numerical_gradient(self, x, t);
+        let grads = self.naive_numerical_gradient(x, t);
         self.affine1.dw = grads.w1;
         self.affine1.db = grads.b1;
         self.affine2.dw = grads.w2;

@@ -4,9 +4,9 @@
 //! on the number of threads.
 
 use nn_core::im2col::{Geometry, Window, col2im, im2col};
-use nn_core::layers::{Convolution, Layer, Pooling};
+use nn_core::layers::{Convolution, Kind, Layer, Pooling};
 use nn_core::{
-    Init, LayerSpec, Matrix, Model, NetSpec, Parameters, Sequential, Shape, SpecError, Targets,
+    Init, LayerSpec, Matrix, Model, NetSpec, Sequential, Shape, SpecError, Targets, Trainable,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -269,14 +269,9 @@ fn check_layer_gradients(
     };
     let h = 1e-5;
     // Backprop.
-    let dx = if first_layer {
-        layer.forward_input(x);
-        layer.backward_input(x, &r);
-        None
-    } else {
-        layer.forward(x);
-        Some(layer.backward(&r).clone())
-    };
+    layer.forward(x);
+    let dx = layer.backward(x, &r, !first_layer).cloned();
+    assert_eq!(dx.is_some(), !first_layer, "{label}: dx only when asked");
     let mut grads = Vec::new();
     layer.visit_params(&mut |p| grads.push(p.grad.clone()));
     // Numerical, parameter by parameter.
@@ -365,16 +360,17 @@ fn pooling_forward_matches_the_direct_definition_and_backward_routes_to_the_firs
     }
     // Ties: the first maximum in row-major order takes the gradient (np.argmax).
     let mut pool = Pooling::new(Shape::new(1, 2, 2), Window::square(2, 2, 0)).unwrap();
-    pool.forward(&Matrix::from_column_slice(4, 1, &[1.0, 3.0, 3.0, 2.0]));
-    let dx = pool.backward(&Matrix::from_element(1, 1, 1.0));
-    assert_eq!(dx.as_slice(), &[0.0, 1.0, 0.0, 0.0]);
+    let x = Matrix::from_column_slice(4, 1, &[1.0, 3.0, 3.0, 2.0]);
+    pool.forward(&x);
+    let dx = pool.backward(&x, &Matrix::from_element(1, 1, 1.0), true);
+    assert_eq!(dx.unwrap().as_slice(), &[0.0, 1.0, 0.0, 0.0]);
     // Padding is zeros that take part: a window of negative values over the padding gives 0,
     // and its gradient goes nowhere.
     let mut pool = Pooling::new(Shape::new(1, 2, 2), Window::square(2, 2, 1)).unwrap();
     let x = Matrix::from_column_slice(4, 1, &[-1.0, -2.0, -3.0, 5.0]);
     assert_eq!(pool.forward(&x).as_slice(), &[0.0, 0.0, 0.0, 5.0]);
-    let dx = pool.backward(&Matrix::from_element(4, 1, 1.0));
-    assert_eq!(dx.as_slice(), &[0.0, 0.0, 0.0, 1.0]);
+    let dx = pool.backward(&x, &Matrix::from_element(4, 1, 1.0), true);
+    assert_eq!(dx.unwrap().as_slice(), &[0.0, 0.0, 0.0, 1.0]);
     // Overlapping windows (stride 1) add their gradients.
     let mut pool = Pooling::new(
         Shape::new(1, 1, 3),
@@ -386,9 +382,10 @@ fn pooling_forward_matches_the_direct_definition_and_backward_routes_to_the_firs
         },
     )
     .unwrap();
-    pool.forward(&Matrix::from_column_slice(3, 1, &[0.0, 9.0, 1.0]));
-    let dx = pool.backward(&Matrix::from_column_slice(2, 1, &[2.0, 3.0]));
-    assert_eq!(dx.as_slice(), &[0.0, 5.0, 0.0]);
+    let x = Matrix::from_column_slice(3, 1, &[0.0, 9.0, 1.0]);
+    pool.forward(&x);
+    let dx = pool.backward(&x, &Matrix::from_column_slice(2, 1, &[2.0, 3.0]), true);
+    assert_eq!(dx.unwrap().as_slice(), &[0.0, 5.0, 0.0]);
 }
 
 /// Backprop against central differences on every parameter of a network, in f64, on two copies
@@ -404,7 +401,7 @@ fn network_gradient_check(spec: NetSpec, samples: usize, seed: u64) {
     let t = Targets::Labels(&labels);
     net.gradient(&x, t);
     twin.numerical_gradient(&x, t);
-    for ((name, b), (_, n)) in net.gradients().iter().zip(&twin.gradients()) {
+    for ((name, b), (_, n)) in net.named_gradients().iter().zip(&twin.named_gradients()) {
         let diff = (b - n).abs().mean();
         eprintln!("{spec}: {name}: {diff:e}");
         assert!(diff < 1e-6, "{spec}: {name}: {diff:e}");
@@ -550,7 +547,7 @@ fn gradient_check_of_a_conv_net_with_batch_norm_and_sigmoid() {
     let labels = [0, 1, 2, 1, 0];
     net.gradient(&x, Targets::Labels(&labels));
     twin.numerical_gradient(&x, Targets::Labels(&labels));
-    for ((name, b), (_, n)) in net.gradients().iter().zip(&twin.gradients()) {
+    for ((name, b), (_, n)) in net.named_gradients().iter().zip(&twin.named_gradients()) {
         let diff = (b - n).abs().mean();
         // The conv bias right before batch norm has no effect: zero both ways.
         assert!(diff < 1e-6, "{name}: {diff:e}");
@@ -561,11 +558,13 @@ fn gradient_check_of_a_conv_net_with_batch_norm_and_sigmoid() {
 fn the_books_networks_have_the_books_shapes_names_and_initial_weights() {
     let mnist = Shape::new(1, 28, 28);
     let mut simple = Sequential::<f64>::new(NetSpec::simple_conv_net(mnist, 10), 5).unwrap();
-    let params = simple.params();
-    let shapes: Vec<(&str, (usize, usize))> = params
+    let params = simple.named_params();
+    let shapes: Vec<(String, (usize, usize))> = params
         .iter()
-        .map(|(n, m)| (n.as_str(), m.shape()))
+        .map(|(n, m)| (n.to_string(), m.shape()))
         .collect();
+    let shapes: Vec<(&str, (usize, usize))> =
+        shapes.iter().map(|(n, s)| (n.as_str(), *s)).collect();
     assert_eq!(
         shapes,
         [
@@ -580,7 +579,7 @@ fn the_books_networks_have_the_books_shapes_names_and_initial_weights() {
     // std 0.01 everywhere, biases zero.
     for (name, m) in &params {
         let std = (m.norm_squared() / m.len() as f64).sqrt();
-        if name.starts_with('W') {
+        if name.kind == Kind::Weight {
             assert!((std - 0.01).abs() < 0.001, "{name}: {std}");
         } else {
             assert_eq!(m.abs().max(), 0.0);
@@ -589,10 +588,10 @@ fn the_books_networks_have_the_books_shapes_names_and_initial_weights() {
     assert_eq!((simple.input_len(), simple.output_len()), (784, 10));
 
     let mut deep = Sequential::<f64>::new(NetSpec::deep_conv_net(mnist, 10), 5).unwrap();
-    let params = deep.params();
+    let params = deep.named_params();
     let weights: Vec<(usize, usize)> = params
         .iter()
-        .filter(|(n, _)| n.starts_with('W'))
+        .filter(|(n, _)| n.kind == Kind::Weight)
         .map(|(_, m)| m.shape())
         .collect();
     assert_eq!(
@@ -609,13 +608,13 @@ fn the_books_networks_have_the_books_shapes_names_and_initial_weights() {
         ]
     );
     // He: std √(2/fan-in), fan-in C·3·3 for the filters (the book's pre_node_nums).
-    for (name, m) in params.iter().filter(|(n, _)| n.starts_with('W')) {
+    for (name, m) in params.iter().filter(|(n, _)| n.kind == Kind::Weight) {
         let fan_in = if m.nrows() <= 64 {
             m.ncols()
         } else {
             m.nrows()
         };
-        let fan_in = if name == "W8" { 50 } else { fan_in };
+        let fan_in = if name.to_string() == "W8" { 50 } else { fan_in };
         let want = (2.0 / fan_in as f64).sqrt();
         let std = (m.norm_squared() / m.len() as f64).sqrt();
         assert!((std / want - 1.0).abs() < 0.15, "{name}: {std} vs {want}");
@@ -756,7 +755,7 @@ fn results_are_bit_identical_on_one_thread_or_two() {
                 .num_threads(2)
                 .build()
                 .unwrap();
-            pool.install(|| nn_core::serial(|| trained_on(2, &spec, &x, &labels)))
+            pool.install(|| nn_core::kernels::serial(|| trained_on(2, &spec, &x, &labels)))
         };
         assert!(one == serial, "{spec}: nn_core::serial changes the bits");
     }
@@ -776,13 +775,14 @@ fn a_large_batch_split_in_halves_computes_what_each_sample_alone_gives() {
     let out = conv.forward(&x).clone();
     assert_eq!(out, direct_convolution(&x, input, &w, &b, window));
     let dout = integers(out.nrows(), 64, 4);
-    let dx = conv.backward(&dout).clone();
+    let dx = conv.backward(&x, &dout, true).unwrap().clone();
     let mut dw_sum = Matrix::zeros(30, 25);
     for n in 0..64 {
         let mut single = Convolution::new(w.clone(), b.clone(), input, window).unwrap();
         let xn = x.columns(n, 1).into_owned();
         single.forward(&xn);
-        let dxn = single.backward(&dout.columns(n, 1).into_owned()).clone();
+        let dn = dout.columns(n, 1).into_owned();
+        let dxn = single.backward(&xn, &dn, true).unwrap().clone();
         assert_eq!(dxn, dx.columns(n, 1));
         dw_sum += &single.dw;
     }

@@ -54,7 +54,10 @@ fn affine_computes_the_transposed_book_formulas() {
     );
     let dout = Matrix::from_column_slice(3, 2, &[1.0, 0.0, 2.0, 0.0, 1.0, 0.0]);
     // dx = W·dout: sample 0 gets W·(1,0,2) = (7, 16), sample 1 gets W·(0,1,0) = (2, 5).
-    assert_eq!(affine.backward(&dout).as_slice(), &[7.0, 16.0, 2.0, 5.0]);
+    assert_eq!(
+        affine.backward(&x, &dout, true).unwrap().as_slice(),
+        &[7.0, 16.0, 2.0, 5.0]
+    );
     // dW = x·doutᵀ, db = row sums of dout.
     assert_eq!(
         affine.dw,
@@ -77,16 +80,10 @@ fn layers_resize_their_buffers_when_the_batch_changes() {
         affine.forward(&Matrix::from_element(2, 3, 1.0)).shape(),
         (1, 3)
     );
-    assert_eq!(
-        affine
-            .forward(&Matrix::from_column_slice(2, 1, &[2.0, 1.0]))
-            .as_slice(),
-        &[1.5]
-    );
-    assert_eq!(
-        affine.backward(&Matrix::from_element(1, 1, 1.0)).as_slice(),
-        &[1.0, -1.0]
-    );
+    let x = Matrix::from_column_slice(2, 1, &[2.0, 1.0]);
+    assert_eq!(affine.forward(&x).as_slice(), &[1.5]);
+    let dx = affine.backward(&x, &Matrix::from_element(1, 1, 1.0), true);
+    assert_eq!(dx.unwrap().as_slice(), &[1.0, -1.0]);
 }
 
 #[test]
@@ -95,10 +92,11 @@ fn relu_and_sigmoid_backward_by_hand() {
     let dout = Matrix::from_element(4, 1, 2.0);
     let mut relu = Relu::new();
     assert_eq!(relu.forward(&x).as_slice(), &[0.0, 0.0, 0.5, 3.0]);
-    assert_eq!(relu.backward(&dout).as_slice(), &[0.0, 0.0, 2.0, 2.0]);
+    let dx = relu.backward(&x, &dout, true).unwrap();
+    assert_eq!(dx.as_slice(), &[0.0, 0.0, 2.0, 2.0]);
     let mut sigmoid = Sigmoid::new();
     assert_eq!(sigmoid.forward(&x)[1], 0.5_f64);
-    assert_eq!(sigmoid.backward(&dout)[1], 0.5); // 2 · σ'(0) = 2 · 0.25
+    assert_eq!(sigmoid.backward(&x, &dout, true).unwrap()[1], 0.5); // 2 · σ'(0) = 2 · 0.25
 }
 
 #[test]
@@ -161,9 +159,9 @@ proptest! {
         let t = if one_hot { Targets::OneHot(&dense) } else { Targets::Labels(&labels) };
         s.loss(&x, t);
         let dout = s.loss.backward().clone();
-        let dz = s.a2.backward(&dout).clone();
-        let da = s.act.backward(&dz).clone();
-        let dx = s.a1.backward(&da).clone();
+        let dz = s.a2.backward(s.act.output(), &dout, true).unwrap().clone();
+        let da = s.act.backward(s.a1.output(), &dz, true).unwrap().clone();
+        let dx = s.a1.backward(&x, &da, true).unwrap().clone();
         let num_w1 = numerical_gradient(|s: &mut Stack| s.loss(&x, t), &mut s, |s| &mut s.a1.w);
         let num_b2 = numerical_gradient(|s: &mut Stack| s.loss(&x, t), &mut s, |s| &mut s.a2.b);
         let mut x_var = x.clone();

@@ -1,14 +1,15 @@
-//! Model files: round trips, atomic saves, version-1 files, and an error naming every kind of
-//! bad file.
+//! Model files: round trips, the spec and seed they record, version-1 and version-2 files, and
+//! an error naming every kind of bad file.
 
+use nn_core::layers::Name;
 use nn_core::{
-    Activation, LayerSpec, Matrix, Model, ModelError, ModelFile, NetConfig, NetSpec, Params,
-    Sequential, Shape, Targets, TwoLayerNet,
+    Activation, LayerSpec, Matrix, Model, ModelError, ModelFile, NetSpec, Sequential, Shape,
+    Targets, Trainable, TwoLayerConfig, TwoLayerNet, TwoLayerParams,
 };
 use std::collections::BTreeMap;
 
-fn small_config() -> NetConfig {
-    NetConfig {
+fn small_config() -> TwoLayerConfig {
+    TwoLayerConfig {
         input_size: 3,
         hidden_size: 2,
         output_size: 2,
@@ -23,47 +24,52 @@ fn small_net() -> TwoLayerNet<f32> {
 
 fn small_model_text() -> String {
     let net = small_net();
-    ModelFile::from_model(net.config().spec(), &net, BTreeMap::new())
+    ModelFile::from_model(&net, BTreeMap::new())
         .unwrap()
         .to_ron()
         .unwrap()
 }
 
-/// The four parameters with their names, as `Sequential::params` lists them.
-fn named(params: &Params<f32>) -> Vec<(String, Matrix<f32>)> {
+/// The four parameters with their names, as `Trainable::named_params` lists them.
+fn named(params: &TwoLayerParams<f32>) -> Vec<(Name, Matrix<f32>)> {
     params
         .named()
         .iter()
-        .map(|(name, m)| (name.to_string(), (*m).clone()))
+        .map(|(name, m)| (name.parse().unwrap(), (*m).clone()))
         .collect()
 }
 
 #[test]
-fn save_then_load_gives_the_same_network_and_metadata() {
+fn a_written_then_loaded_file_gives_the_same_network_seed_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.ron");
     let metadata: BTreeMap<_, _> = [("epochs".to_owned(), "17".to_owned())].into();
-    let net = TwoLayerNet::<f32>::new(NetConfig::default(), 3).unwrap();
-    ModelFile::from_model(net.config().spec(), &net, metadata.clone())
-        .unwrap()
-        .save(&path)
-        .unwrap();
+    let net = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 3).unwrap();
+    let mut file = ModelFile::from_model(&net, metadata.clone()).unwrap();
+    file.seed = Some(3);
+    std::fs::write(&path, file.to_ron().unwrap()).unwrap();
     let mut loaded = ModelFile::<f32>::load(&path).unwrap();
-    assert_eq!(loaded.net.params(), named(&net.params()));
-    assert_eq!(loaded.net.spec(), &net.config().spec());
-    assert_eq!(loaded.metadata, metadata);
-    // Only the model is left in the folder: the temporary file was renamed.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["model.ron"]);
-    // Saving again replaces the file.
-    ModelFile::from_ron(&small_model_text())
-        .map(|file: ModelFile<f32>| file.save(&path))
-        .unwrap()
-        .unwrap();
-    assert_eq!(ModelFile::<f32>::load(&path).unwrap().net.input_len(), 3);
+    assert_eq!(loaded.net.named_params(), named(&net.params()));
+    assert_eq!(loaded.net.spec(), net.config().spec());
+    assert_eq!((loaded.seed, loaded.metadata), (Some(3), metadata));
+}
+
+/// Before the model knew its own spec, `from_model` took a spec beside the model: a ReLU
+/// network saved with the spec of a sigmoid one passed every check (the same names and shapes)
+/// and loaded as a sigmoid network that computed something else. Now the file holds the
+/// model's own spec.
+#[test]
+fn a_model_file_records_the_network_the_model_is() {
+    let relu = TwoLayerConfig {
+        activation: Activation::Relu,
+        ..small_config()
+    };
+    let mut net = TwoLayerNet::<f32>::new(relu.clone(), 5).unwrap();
+    let mut loaded = ModelFile::from_model(&net, BTreeMap::new()).unwrap();
+    assert_eq!(loaded.net.spec(), relu.spec());
+    assert!(loaded.net.spec().layers.contains(&LayerSpec::Relu));
+    let x = Matrix::from_fn(3, 4, |i, n| (i as f32 - n as f32) / 3.0);
+    assert_eq!(loaded.net.predict(&x), net.predict(&x));
 }
 
 #[test]
@@ -71,7 +77,7 @@ fn a_loaded_network_computes_what_the_saved_one_did() {
     let mut net = TwoLayerNet::<f32>::new(small_config(), 5).unwrap();
     let x = Matrix::from_fn(3, 4, |i, n| (i as f32 - n as f32) / 3.0);
     let mut loaded: ModelFile<f32> = ModelFile::from_ron(
-        &ModelFile::from_model(net.config().spec(), &net, BTreeMap::new())
+        &ModelFile::from_model(&net, BTreeMap::new())
             .unwrap()
             .to_ron()
             .unwrap(),
@@ -96,7 +102,7 @@ fn batch_norm_statistics_are_saved_as_state() {
     let mut net = Sequential::<f64>::new(spec.clone(), 1).unwrap();
     let x = Matrix::from_fn(3, 5, |i, n| (i * n) as f64 / 7.0);
     net.loss(&x, Targets::Labels(&[0, 1, 0, 1, 1])); // moves the running statistics
-    let text = ModelFile::from_model(spec, &net, BTreeMap::new())
+    let text = ModelFile::from_model(&net, BTreeMap::new())
         .unwrap()
         .to_ron()
         .unwrap();
@@ -214,8 +220,8 @@ fn bad_versions_specs_fields_and_syntax_are_explained() {
     let text = small_model_text();
     assert_rejected(
         &text,
-        |t| t.replacen("format_version: 2", "format_version: 9", 1),
-        &["version 9", "versions 1 to 2"],
+        |t| t.replacen("format_version: 3", "format_version: 9", 1),
+        &["version 9", "versions 1 to 3"],
     );
     assert_rejected(
         &text,
@@ -226,8 +232,8 @@ fn bad_versions_specs_fields_and_syntax_are_explained() {
         &text,
         |t| {
             t.replacen(
-                "format_version: 2,",
-                "format_version: 2, learning_rate: 0.1,",
+                "format_version: 3,",
+                "format_version: 3, learning_rate: 0.1,",
                 1,
             )
         },
@@ -244,16 +250,26 @@ const V1_SMALL: &str = include_str!("fixtures/v1-small.ron");
 #[test]
 fn a_version_1_file_loads_as_the_same_network() {
     let mut loaded = ModelFile::<f32>::from_ron(V1_SMALL).unwrap();
-    assert_eq!(loaded.net.params(), named(&small_net().params()));
-    assert_eq!(loaded.net.spec(), &small_config().spec());
+    assert_eq!(loaded.net.named_params(), named(&small_net().params()));
+    assert_eq!(loaded.net.spec(), small_config().spec());
     assert!(loaded.metadata["note"].contains("format version 1"));
-    // And it saves as version 2.
+    // And it saves as version 3.
     assert!(
         ModelFile::new(loaded.net, BTreeMap::new())
             .to_ron()
             .unwrap()
-            .contains("format_version: 2")
+            .contains("format_version: 3")
     );
+}
+
+#[test]
+fn a_version_2_file_loads_without_a_seed() {
+    let text = small_model_text().replacen("format_version: 3", "format_version: 2", 1);
+    let text = text.replacen("    seed: None,\n", "", 1);
+    assert!(!text.contains("seed"), "{text}");
+    let mut loaded = ModelFile::<f32>::from_ron(&text).unwrap();
+    assert_eq!(loaded.seed, None);
+    assert_eq!(loaded.net.named_params(), named(&small_net().params()));
 }
 
 #[test]
@@ -289,22 +305,44 @@ fn file_errors_name_the_file() {
     assert!(matches!(err, ModelError::InFile { .. }));
     assert!(err.to_string().contains("bad.ron"), "{err}");
 
-    let nowhere = dir.path().join("no-such-dir").join("model.ron");
-    let err = ModelFile::<f32>::from_ron(&small_model_text())
-        .unwrap()
-        .save(&nowhere)
-        .unwrap_err();
-    assert!(
-        matches!(err, ModelError::Write { .. }) && err.to_string().contains("no-such-dir"),
-        "{err}"
-    );
+    let err = ModelFile::<f32>::load(dir.path()).unwrap_err();
+    assert!(matches!(err, ModelError::NotAFile { .. }), "{err}");
+}
+
+/// A FIFO with no writer used to block `load` forever, and `/dev/zero` was read until memory
+/// ran out (issue 23): both are refused at once.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("model.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let err = ModelFile::<f32>::load(&fifo).unwrap_err();
+        assert!(matches!(err, ModelError::NotAFile { .. }), "{err}");
+        assert!(err.to_string().contains("model.fifo"), "{err}");
+    }
+    let err = ModelFile::<f32>::load("/dev/zero").unwrap_err();
+    assert!(matches!(err, ModelError::NotAFile { .. }), "{err}");
+}
+
+#[test]
+fn a_file_larger_than_any_model_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.ron");
+    // Sparse: no disk space is used.
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(nn_core::MAX_FILE_BYTES + 1).unwrap();
+    let err = ModelFile::<f32>::load(&huge).unwrap_err();
+    assert!(matches!(err, ModelError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("huge.ron"), "{err}");
 }
 
 #[test]
 fn an_f32_model_loads_as_f64_within_f32_rounding() {
     let mut wide = ModelFile::<f64>::from_ron(&small_model_text()).unwrap();
     let exact = small_net().params().cast::<f64>();
-    for ((name, got), (_, want)) in wide.net.params().iter().zip(exact.named()) {
+    for ((name, got), (_, want)) in wide.net.named_params().iter().zip(exact.named()) {
         let diff = (got - want).abs().max();
         assert!(diff < 1e-7, "{name}: {diff}");
     }

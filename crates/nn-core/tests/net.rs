@@ -1,15 +1,16 @@
 //! TwoLayerNet: gradient checks on MNIST-shaped data, closed forms, reproducibility.
 
 use nn_core::{
-    Activation, Float, Matrix, Model, NetConfig, Parameters, Targets, TwoLayerNet, count_matches,
+    Activation, Float, Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet,
+    count_matches,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn mnist_config(activation: Activation) -> NetConfig {
-    NetConfig {
+fn mnist_config(activation: Activation) -> TwoLayerConfig {
+    TwoLayerConfig {
         activation,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     }
 }
 
@@ -29,7 +30,7 @@ fn gradient_check(activation: Activation) {
     let before = net.params();
     net.gradient(&x, t);
     let backprop = net.gradients();
-    let numerical = TwoLayerNet::numerical_gradient(&mut net, &x, t);
+    let numerical = net.naive_numerical_gradient(&x, t);
     assert_eq!(
         net.params(),
         before,
@@ -71,7 +72,7 @@ fn gradient_check_relu() {
 #[test]
 fn closed_form_and_layered_gradients_agree_with_one_hot_targets_and_larger_batches() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = NetConfig {
+        let config = TwoLayerConfig {
             weight_init_std: 0.5,
             ..mnist_config(activation)
         };
@@ -96,9 +97,9 @@ fn closed_form_and_layered_gradients_agree_with_one_hot_targets_and_larger_batch
 fn zero_weights_give_the_closed_form_loss_and_gradient() {
     // With W = 0 every score is 0: y = 1/10 everywhere, loss = ln 10, dy = (0.1 − t)/N,
     // gb2 = 0.1 − (fraction of each label), gW2 = σ(0)·gb2 = 0.5·gb2, and nothing reaches W1.
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         weight_init_std: 0.0,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     let mut net = TwoLayerNet::<f64>::new(config, 0).unwrap();
     let (x, _) = random_batch(4, 5);
@@ -120,9 +121,9 @@ fn zero_weights_give_the_closed_form_loss_and_gradient() {
 
 #[test]
 fn same_seed_same_network_and_the_weights_have_the_requested_spread() {
-    let a = TwoLayerNet::<f32>::new(NetConfig::default(), 42).unwrap();
-    let b = TwoLayerNet::<f32>::new(NetConfig::default(), 42).unwrap();
-    let c = TwoLayerNet::<f32>::new(NetConfig::default(), 43).unwrap();
+    let a = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 42).unwrap();
+    let b = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 42).unwrap();
+    let c = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 43).unwrap();
     let bits = |n: &TwoLayerNet<f32>| {
         n.params()
             .w1
@@ -133,7 +134,7 @@ fn same_seed_same_network_and_the_weights_have_the_requested_spread() {
     assert_eq!(bits(&a), bits(&b));
     assert_ne!(bits(&a), bits(&c));
     // The f32 network is the f64 one rounded.
-    let wide = TwoLayerNet::<f64>::new(NetConfig::default(), 42).unwrap();
+    let wide = TwoLayerNet::<f64>::new(TwoLayerConfig::default(), 42).unwrap();
     assert_eq!(wide.params().cast::<f32>(), a.params());
     // 39200 draws of N(0, 0.01²): mean within 4 standard errors of 0, std within 2%.
     let w1 = &wide.params().w1;
@@ -153,7 +154,7 @@ fn same_seed_same_network_and_the_weights_have_the_requested_spread() {
 
 /// A 2-2-2 ReLU network whose prediction is the larger input: W1 = W2 = identity.
 fn larger_input_net<T: Float>() -> TwoLayerNet<T> {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         input_size: 2,
         hidden_size: 2,
         output_size: 2,
@@ -161,7 +162,7 @@ fn larger_input_net<T: Float>() -> TwoLayerNet<T> {
         weight_init_std: 0.0,
     };
     let eye = Matrix::identity(2, 2);
-    let params = nn_core::Params {
+    let params = nn_core::TwoLayerParams {
         w1: eye.clone(),
         b1: Matrix::zeros(2, 1),
         w2: eye,
@@ -197,7 +198,7 @@ fn accuracy_of_a_hand_built_network() {
 #[test]
 fn chunked_counts_agree_with_accuracy_on_random_nets() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = NetConfig {
+        let config = TwoLayerConfig {
             weight_init_std: 1.0,
             ..mnist_config(activation)
         };
@@ -211,7 +212,9 @@ fn chunked_counts_agree_with_accuracy_on_random_nets() {
             .map(|start| {
                 let n = 100.min(250 - start);
                 let chunk = x.columns(start, n).into_owned();
-                nn_core::serial(|| count_matches(copy.predict(&chunk), &labels[start..start + n]))
+                nn_core::kernels::serial(|| {
+                    count_matches(copy.predict(&chunk), &labels[start..start + n])
+                })
             })
             .sum();
         assert_eq!(chunked as f64 / 250.0, whole);
@@ -224,7 +227,7 @@ fn chunked_counts_agree_with_accuracy_on_random_nets() {
 
 #[test]
 fn parameters_are_visited_in_the_fixed_order_and_sgd_lowers_the_loss() {
-    let mut net = TwoLayerNet::<f32>::new(NetConfig::default(), 5).unwrap();
+    let mut net = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 5).unwrap();
     let (x, labels) = random_batch(10, 6);
     let x = x.map(|v| v as f32);
     let mut seen = Vec::new();
@@ -241,7 +244,7 @@ fn parameters_are_visited_in_the_fixed_order_and_sgd_lowers_the_loss() {
     );
     let mut loss = net.gradient(&x, Targets::Labels(&labels));
     for _ in 0..5 {
-        net.visit_params(&mut |p| *p.value -= p.grad * 0.1);
+        net.visit_params(&mut |p| *p.value -= &*p.grad * 0.1);
         let next = net.gradient(&x, Targets::Labels(&labels));
         assert!(
             next < loss,
@@ -276,15 +279,15 @@ fn f32_gradients_follow_f64_and_batch_size_changes_are_handled() {
 
 #[test]
 fn invalid_configs_are_rejected_with_the_field_named() {
-    let zero = NetConfig {
+    let zero = TwoLayerConfig {
         hidden_size: 0,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     let err = TwoLayerNet::<f32>::new(zero, 0).unwrap_err();
     assert!(err.to_string().contains("hidden_size"), "{err}");
-    let bad_std = NetConfig {
+    let bad_std = TwoLayerConfig {
         weight_init_std: f64::NAN,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     assert!(
         TwoLayerNet::<f32>::new(bad_std, 0)

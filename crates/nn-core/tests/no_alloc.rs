@@ -10,9 +10,12 @@
 
 #![allow(unsafe_code)] // implementing GlobalAlloc is unsafe by definition
 
+use nn_core::kernels::Op;
+use nn_core::kernels::gemm::gemm;
+use nn_core::kernels::numerical::FastNumericalGradient;
 use nn_core::{
-    Activation, FastNumericalGradient, Float, Matrix, Model, NetConfig, NetSpec, Op, Parameters,
-    Sequential, Shape, Targets, TwoLayerNet, count_matches,
+    Activation, Matrix, Model, NetSpec, Sequential, Shape, Targets, Trainable, TwoLayerConfig,
+    TwoLayerNet, count_matches,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -91,9 +94,9 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
         .unwrap();
     pool.install(|| {
         for activation in [Activation::Sigmoid, Activation::Relu] {
-            let config = NetConfig {
+            let config = TwoLayerConfig {
                 activation,
-                ..NetConfig::default()
+                ..TwoLayerConfig::default()
             };
             let mut net = TwoLayerNet::<f32>::new(config, 0).unwrap();
             let x = Matrix::from_fn(784, 100, |i, n| ((i * 7 + n * 13) % 256) as f32 / 255.0);
@@ -102,7 +105,7 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
             let mut step = |net: &mut TwoLayerNet<f32>| {
                 let loss = net.gradient(&x, Targets::Labels(&labels));
                 net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.1 * g));
-                let correct = nn_core::serial(|| count_matches(copy.predict(&x), &labels));
+                let correct = nn_core::kernels::serial(|| count_matches(copy.predict(&x), &labels));
                 loss + correct as f32
             };
             step(&mut net); // sizes the buffers
@@ -114,14 +117,14 @@ fn training_steps_and_chunked_accuracy_allocate_only_inside_the_gemm_kernel() {
             let (mut dw1, mut dw2, mut dz) = (w1.clone(), w2.clone(), h.clone());
             let dy = s.clone();
             let products = || {
-                f32::gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
-                f32::gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
-                f32::gemm(1.0, &h, Op::N, &dy, Op::T, 0.0, &mut dw2);
-                f32::gemm(1.0, &w2, Op::N, &dy, Op::N, 0.0, &mut dz);
-                f32::gemm(1.0, &x, Op::N, &dz, Op::T, 0.0, &mut dw1);
-                nn_core::serial(|| {
-                    f32::gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
-                    f32::gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
+                gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
+                gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
+                gemm(1.0, &h, Op::N, &dy, Op::T, 0.0, &mut dw2);
+                gemm(1.0, &w2, Op::N, &dy, Op::N, 0.0, &mut dz);
+                gemm(1.0, &x, Op::N, &dz, Op::T, 0.0, &mut dw1);
+                nn_core::kernels::serial(|| {
+                    gemm(1.0, &w1, Op::T, &x, Op::N, 1.0, &mut h);
+                    gemm(1.0, &w2, Op::T, &h, Op::N, 1.0, &mut s);
                 });
             };
             let label = activation.to_string();
@@ -173,9 +176,9 @@ fn cnn_training_steps_allocate_only_inside_the_gemm_kernel_of_their_affine_layer
                 .collect();
             let products = || {
                 for (w, x, out, dw, dx, dout) in &mut layers {
-                    f32::gemm(1.0, w, Op::T, x, Op::N, 1.0, out);
-                    f32::gemm(1.0, x, Op::N, dout, Op::T, 0.0, dw);
-                    f32::gemm(1.0, w, Op::N, dout, Op::N, 0.0, dx);
+                    gemm(1.0, w, Op::T, x, Op::N, 1.0, out);
+                    gemm(1.0, x, Op::N, dout, Op::T, 0.0, dw);
+                    gemm(1.0, w, Op::N, dout, Op::N, 0.0, dx);
                 }
             };
             assert_allocates_as(products, || _ = step(&mut net), &spec.to_string());
@@ -193,9 +196,9 @@ fn numerical_gradients_allocate_only_inside_the_gemm_kernel() {
         .unwrap();
     pool.install(|| {
         for activation in [Activation::Sigmoid, Activation::Relu] {
-            let config = NetConfig {
+            let config = TwoLayerConfig {
                 activation,
-                ..NetConfig::default()
+                ..TwoLayerConfig::default()
             };
             let mut net = TwoLayerNet::<f32>::new(config, 0).unwrap();
             // MNIST-like: about a fifth of the pixels lit, a different batch every call.
@@ -219,8 +222,8 @@ fn numerical_gradients_allocate_only_inside_the_gemm_kernel() {
             );
             let (mut a1, mut a2) = (Matrix::zeros(50, 100), Matrix::zeros(10, 100));
             let mut products = || {
-                f64::gemm(1.0, &w1, Op::T, &x, Op::N, 0.0, &mut a1);
-                f64::gemm(1.0, &w2_t, Op::N, &z1, Op::N, 0.0, &mut a2);
+                gemm(1.0, &w1, Op::T, &x, Op::N, 0.0, &mut a1);
+                gemm(1.0, &w2_t, Op::N, &z1, Op::N, 0.0, &mut a2);
             };
             products(); // the kernel's per-thread buffers, allocated on first use
             let kernel = allocations_of(&mut products) * 3;

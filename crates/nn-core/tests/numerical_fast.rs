@@ -1,16 +1,19 @@
 //! `FastNumericalGradient` against the naive numerical gradient (the whole loss re-run for every
-//! entry, `TwoLayerNet::numerical_gradient`) and against backprop, on small random networks and
+//! entry, `TwoLayerNet::naive_numerical_gradient`) and against backprop, on small random networks and
 //! on 784-50-10 networks with MNIST-like sparse images, for both activations.
 
-use nn_core::numerical_fast::FastNumericalGradient;
-use nn_core::{Activation, Float, Gradients, Matrix, NetConfig, Params, Targets, TwoLayerNet};
+use nn_core::kernels::numerical::{FastNumericalGradient, Hidden};
+use nn_core::{
+    Activation, Float, Matrix, Targets, TwoLayerConfig, TwoLayerGradients, TwoLayerNet,
+    TwoLayerParams,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// A network with `N(0, std²)` weights and `N(0, bias_std²)` biases (the constructor's biases
 /// are zero, which would leave part of the arithmetic untested).
-fn random_net(config: NetConfig, std: f64, bias_std: f64, seed: u64) -> TwoLayerNet<f64> {
+fn random_net(config: TwoLayerConfig, std: f64, bias_std: f64, seed: u64) -> TwoLayerNet<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut gaussian = |rows, cols, std: f64| {
         Matrix::from_fn(rows, cols, |_, _| {
@@ -18,7 +21,7 @@ fn random_net(config: NetConfig, std: f64, bias_std: f64, seed: u64) -> TwoLayer
         })
     };
     let (i, h, o) = (config.input_size, config.hidden_size, config.output_size);
-    let params = Params {
+    let params = TwoLayerParams {
         w1: gaussian(i, h, std),
         b1: gaussian(h, 1, bias_std),
         w2: gaussian(h, o, std),
@@ -55,12 +58,15 @@ fn fast<T: Float>(
     net: &TwoLayerNet<T>,
     x: &Matrix<T>,
     labels: &[u8],
-) -> (Gradients<T>, f64) {
+) -> (TwoLayerGradients<T>, f64) {
     let p = net.params();
     let mut g = p.clone();
     let loss = fast.gradient(
         [&p.w1, &p.b1, &p.w2, &p.b2],
-        net.config().activation,
+        match net.config().activation {
+            Activation::Sigmoid => Hidden::Sigmoid,
+            Activation::Relu => Hidden::Relu,
+        },
         x,
         labels,
         [&mut g.w1, &mut g.b1, &mut g.w2, &mut g.b2],
@@ -68,7 +74,7 @@ fn fast<T: Float>(
     (g, loss)
 }
 
-fn max_diff(a: &Gradients<f64>, b: &Gradients<f64>) -> f64 {
+fn max_diff(a: &TwoLayerGradients<f64>, b: &TwoLayerGradients<f64>) -> f64 {
     a.max_abs_diff(b)
         .iter()
         .map(|&(_, d)| d)
@@ -85,7 +91,7 @@ fn check(
 ) -> (f64, f64) {
     let t = Targets::Labels(labels);
     let (got, loss) = fast(&mut FastNumericalGradient::new(), net, x, labels);
-    let naive = net.numerical_gradient(x, t);
+    let naive = net.naive_numerical_gradient(x, t);
     net.gradient(x, t);
     let backprop = net.gradients();
     let label = format!("{} batch {}", net.config(), x.ncols());
@@ -127,7 +133,7 @@ fn equals_the_naive_gradient_on_small_random_networks() {
     for (seed, &(inputs, hidden, classes, batch)) in shapes.iter().enumerate() {
         for activation in [Activation::Sigmoid, Activation::Relu] {
             for density in [0.3, 1.0] {
-                let config = NetConfig {
+                let config = TwoLayerConfig {
                     input_size: inputs,
                     hidden_size: hidden,
                     output_size: classes,
@@ -155,7 +161,7 @@ fn equals_the_naive_gradient_on_small_random_networks() {
 #[test]
 fn equals_the_naive_gradient_with_large_inputs_and_weights() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = NetConfig {
+        let config = TwoLayerConfig {
             input_size: 12,
             hidden_size: 6,
             output_size: 5,
@@ -165,7 +171,7 @@ fn equals_the_naive_gradient_with_large_inputs_and_weights() {
         let wide = random_net(config.clone(), 6.0, 1.0, 21);
         let p = wide.params();
         let w1 = p.w1.clone() / 300.0;
-        let mut net = TwoLayerNet::from_params(config, Params { w1, ..p }).unwrap();
+        let mut net = TwoLayerNet::from_params(config, TwoLayerParams { w1, ..p }).unwrap();
         let (x, labels) = sparse_batch(12, 9, 0.6, 5, 22);
         let x = x * 30.0;
         // The largest exponent bound of the kernel, |s|·(max W2[j, ·] − min W2[j, ·]).
@@ -198,9 +204,9 @@ fn equals_the_naive_gradient_with_large_inputs_and_weights() {
 
 /// 784-50-10 with weights as after some training (std 0.1, biases 0.1) and MNIST-like images.
 fn mnist_shaped(activation: Activation) {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         activation,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     let mut net = random_net(config, 0.1, 0.1, 5);
     let (x, labels) = sparse_batch(784, 8, 0.19, 10, 6);
@@ -225,9 +231,9 @@ fn equals_the_naive_gradient_on_a_mnist_shaped_relu_network() {
 #[test]
 fn matches_backprop_on_a_batch_of_100_at_the_books_initial_weights() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = NetConfig {
+        let config = TwoLayerConfig {
             activation,
-            ..NetConfig::default()
+            ..TwoLayerConfig::default()
         };
         let mut net = TwoLayerNet::<f64>::new(config, 42).unwrap();
         let (x, labels) = sparse_batch(784, 100, 0.19, 10, 7);
@@ -282,7 +288,7 @@ fn matches_backprop_on_a_batch_of_100_at_the_books_initial_weights() {
 /// function says 0 at 0) does not see. The fast gradient must see what the naive one sees.
 #[test]
 fn relu_at_its_kink_gives_the_naive_one_sided_difference() {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         input_size: 6,
         hidden_size: 4,
         output_size: 3,
@@ -293,7 +299,7 @@ fn relu_at_its_kink_gives_the_naive_one_sided_difference() {
     let p = net.params();
     net = TwoLayerNet::from_params(
         net.config().clone(),
-        Params {
+        TwoLayerParams {
             b1: Matrix::zeros(4, 1),
             ..p
         },
@@ -303,7 +309,7 @@ fn relu_at_its_kink_gives_the_naive_one_sided_difference() {
     let labels = [0, 0, 1]; // not one of each class: their gradients would cancel out
     let t = Targets::Labels(&labels);
     let (got, _) = fast(&mut FastNumericalGradient::new(), &net, &x, &labels);
-    let naive = net.numerical_gradient(&x, t);
+    let naive = net.naive_numerical_gradient(&x, t);
     assert!(
         max_diff(&got, &naive) <= 1e-9,
         "{:?}",
@@ -316,7 +322,7 @@ fn relu_at_its_kink_gives_the_naive_one_sided_difference() {
 
 #[test]
 fn same_bits_on_one_and_two_threads_in_f32_and_f64() {
-    let mut net = random_net(NetConfig::default(), 0.1, 0.1, 11);
+    let mut net = random_net(TwoLayerConfig::default(), 0.1, 0.1, 11);
     let (x, labels) = sparse_batch(784, 100, 0.19, 10, 12);
     let (net32, x32) = (net.cast::<f32>(), x.map(|v| v as f32));
     let on = |threads| {
@@ -331,8 +337,8 @@ fn same_bits_on_one_and_two_threads_in_f32_and_f64() {
             (wide, narrow)
         })
     };
-    let bits64 = |g: &Gradients<f64>| g.named().map(|(_, m)| m.map(f64::to_bits));
-    let bits32 = |g: &Gradients<f32>| g.named().map(|(_, m)| m.map(f32::to_bits));
+    let bits64 = |g: &TwoLayerGradients<f64>| g.named().map(|(_, m)| m.map(f64::to_bits));
+    let bits32 = |g: &TwoLayerGradients<f32>| g.named().map(|(_, m)| m.map(f32::to_bits));
     let ((one64, loss1), (one32, _)) = on(1);
     let ((two64, loss2), (two32, _)) = on(2);
     assert_eq!(bits64(&one64), bits64(&two64));
@@ -353,7 +359,7 @@ fn same_bits_on_one_and_two_threads_in_f32_and_f64() {
 
 #[test]
 fn reused_buffers_give_the_results_of_fresh_ones_when_shapes_change() {
-    let small = NetConfig {
+    let small = TwoLayerConfig {
         input_size: 20,
         hidden_size: 6,
         output_size: 4,
@@ -363,7 +369,7 @@ fn reused_buffers_give_the_results_of_fresh_ones_when_shapes_change() {
     let nets = [
         random_net(small.clone(), 0.5, 0.5, 1),
         random_net(
-            NetConfig {
+            TwoLayerConfig {
                 hidden_size: 9,
                 ..small.clone()
             },
@@ -372,7 +378,7 @@ fn reused_buffers_give_the_results_of_fresh_ones_when_shapes_change() {
             2,
         ),
         random_net(
-            NetConfig {
+            TwoLayerConfig {
                 activation: Activation::Relu,
                 ..small
             },
@@ -394,11 +400,11 @@ fn reused_buffers_give_the_results_of_fresh_ones_when_shapes_change() {
 #[should_panic(expected = "label 4 of sample 1 is out of range")]
 fn a_label_out_of_range_panics() {
     let net = random_net(
-        NetConfig {
+        TwoLayerConfig {
             input_size: 3,
             hidden_size: 2,
             output_size: 4,
-            ..NetConfig::default()
+            ..TwoLayerConfig::default()
         },
         0.5,
         0.5,
@@ -412,11 +418,11 @@ fn a_label_out_of_range_panics() {
 #[should_panic(expected = "x must have 3 rows")]
 fn a_batch_of_the_wrong_height_panics() {
     let net = random_net(
-        NetConfig {
+        TwoLayerConfig {
             input_size: 3,
             hidden_size: 2,
             output_size: 4,
-            ..NetConfig::default()
+            ..TwoLayerConfig::default()
         },
         0.5,
         0.5,

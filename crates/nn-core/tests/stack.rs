@@ -1,10 +1,10 @@
 //! Networks of any shape (chapter 6): gradient checks of deep stacks with every layer, batch
 //! norm and dropout against their definitions, weight decay, initialisations, specs.
 
-use nn_core::layers::{BatchNorm, Dropout, Layer};
+use nn_core::layers::{BatchNorm, Dropout, Kind, Layer};
 use nn_core::{
-    Activation, Init, LayerSpec, Matrix, Model, MultiLayerNetConfig, NetConfig, NetSpec,
-    Parameters, Sequential, Shape, SpecError, Targets, TwoLayerNet,
+    Activation, Init, LayerSpec, Matrix, Model, MultiLayerNetConfig, NetSpec, Sequential, Shape,
+    SpecError, Targets, Trainable, TwoLayerConfig, TwoLayerNet,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,12 +26,16 @@ fn gradient_check(spec: NetSpec, seed: u64) {
     let mut twin = net.snapshot();
     let (x, labels) = random_batch(inputs, 7, classes, seed + 1);
     let t = Targets::Labels(&labels);
-    let params_before = net.params();
+    let params_before = net.named_params();
     net.gradient(&x, t);
-    let backprop = net.gradients();
+    let backprop = net.named_gradients();
     twin.numerical_gradient(&x, t);
-    let numerical = twin.gradients();
-    assert_eq!(twin.params(), params_before, "the parameters are restored");
+    let numerical = twin.named_gradients();
+    assert_eq!(
+        twin.named_params(),
+        params_before,
+        "the parameters are restored"
+    );
     assert_eq!(backprop.len(), numerical.len());
     // A bias right before batch norm has no effect (the normalization subtracts it again): its
     // gradient is zero. Every other gradient is far from zero.
@@ -49,7 +53,7 @@ fn gradient_check(spec: NetSpec, seed: u64) {
         let diff = (b - n).abs().mean();
         eprintln!("{spec}: {name}: mean |backprop − numerical| = {diff:e}");
         assert!(diff < 1e-6, "{spec}: {name}: {diff:e}");
-        if biases_before_batch_norm.contains(name) {
+        if biases_before_batch_norm.contains(&name.to_string()) {
             assert!(b.abs().max() < 1e-12, "{spec}: {name} should be 0: {b}");
         } else {
             assert!(b.abs().max() > 1e-4, "{spec}: {name} is suspiciously small");
@@ -160,7 +164,7 @@ fn batch_norm_backward_matches_numerical_gradients() {
     };
     let mut bn = BatchNorm::with_params(gamma.clone(), beta.clone());
     bn.forward(&x);
-    let dx = bn.backward(&r).clone();
+    let dx = bn.backward(&x, &r, true).unwrap().clone();
     let h = 1e-5;
     let numerical = |f: &dyn Fn(&Matrix<f64>) -> f64, at: &Matrix<f64>| {
         Matrix::from_fn(at.nrows(), at.ncols(), |i, j| {
@@ -193,7 +197,8 @@ fn dropout_drops_at_the_ratio_scales_at_inference_and_keeps_its_mask_until_backw
         "the same mask until the backward pass"
     );
     let dx = dropout
-        .backward(&Matrix::from_element(10, 1000, 1.0))
+        .backward(&x, &Matrix::from_element(10, 1000, 1.0), true)
+        .unwrap()
         .clone();
     assert_eq!(
         dx,
@@ -223,21 +228,21 @@ fn weight_decay_adds_half_lambda_squared_weights_to_the_loss_and_lambda_w_to_the
     let mut plain = Sequential::<f64>::new(deep_spec(Init::He, LayerSpec::Relu, 0.0), 4).unwrap();
     let mut decayed =
         Sequential::<f64>::new(deep_spec(Init::He, LayerSpec::Relu, lambda), 4).unwrap();
-    let params = plain.params();
+    let params = plain.named_params();
     let squares: f64 = params
         .iter()
-        .filter(|(name, _)| name.starts_with('W'))
+        .filter(|(name, _)| name.kind == Kind::Weight)
         .map(|(_, w)| w.norm_squared())
         .sum();
     let (l0, l1) = (plain.gradient(&x, t), decayed.gradient(&x, t));
     assert!((l1 - l0 - 0.5 * lambda * squares).abs() < 1e-12);
     for (((name, g0), (_, g1)), (_, w)) in plain
-        .gradients()
+        .named_gradients()
         .iter()
-        .zip(decayed.gradients())
+        .zip(decayed.named_gradients())
         .zip(&params)
     {
-        let want = if name.starts_with('W') {
+        let want = if name.kind == Kind::Weight {
             w * lambda
         } else {
             w * 0.0
@@ -267,7 +272,9 @@ fn initialisations_have_the_books_spread() {
         ),
         (Init::He, (2.0_f64 / 400.0).sqrt(), (2.0_f64 / 200.0).sqrt()),
     ] {
-        let params = Sequential::<f64>::new(spec(init), 3).unwrap().params();
+        let params = Sequential::<f64>::new(spec(init), 3)
+            .unwrap()
+            .named_params();
         for ((name, w), want) in [(&params[0], std_w1), (&params[2], std_w2)] {
             let n = w.len() as f64;
             let mean = w.sum() / n;
@@ -290,9 +297,9 @@ fn initialisations_have_the_books_spread() {
 #[test]
 fn the_two_layer_spec_trains_exactly_like_two_layer_net() {
     for activation in [Activation::Sigmoid, Activation::Relu] {
-        let config = NetConfig {
+        let config = TwoLayerConfig {
             activation,
-            ..NetConfig::default()
+            ..TwoLayerConfig::default()
         };
         let mut two = TwoLayerNet::<f32>::new(config.clone(), 8).unwrap();
         let mut stack = Sequential::<f32>::new(config.spec(), 8).unwrap();
@@ -305,17 +312,15 @@ fn the_two_layer_spec_trains_exactly_like_two_layer_net() {
                 stack.gradient(&x, t),
                 "{activation}: loss"
             );
-            for net in [&mut two as &mut dyn Parameters<f32>, &mut stack] {
+            for net in [&mut two as &mut dyn Trainable<f32>, &mut stack] {
                 net.visit_params(&mut |p| p.value.zip_apply(p.grad, |w, g| *w -= 0.5 * g));
             }
         }
-        let named: Vec<(String, Matrix<f32>)> = two
-            .params()
-            .named()
-            .iter()
-            .map(|(n, m)| (n.to_string(), (*m).clone()))
-            .collect();
-        assert_eq!(stack.params(), named, "{activation}: parameters");
+        assert_eq!(
+            stack.named_params(),
+            two.named_params(),
+            "{activation}: parameters"
+        );
         assert_eq!(stack.predict(&x), two.predict(&x), "{activation}: scores");
     }
 }
@@ -348,7 +353,7 @@ fn a_stack_trains_bit_identically_on_one_and_two_threads() {
                 })
                 .collect();
             let scores = net.predict(&x).clone();
-            (net.params(), losses, scores)
+            (net.named_params(), losses, scores)
         })
     };
     let (one, two) = (train(1), train(2));

@@ -2,7 +2,7 @@
 //! per iteration as the book's run (70000 samples every 600 iterations, here 7000 every 60).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use nn_core::{Activation, NetConfig, TwoLayerNet};
+use nn_core::{Activation, TwoLayerConfig, TwoLayerNet};
 use nn_train::{Dataset, Evaluator, Length, Silent, TrainConfig, train};
 
 /// `len` pseudo-random 28×28 images with labels `i % 10`.
@@ -45,9 +45,9 @@ impl Dataset for Synthetic {
 }
 
 fn two_layer(activation: Activation) -> TwoLayerNet<f32> {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         activation,
-        ..NetConfig::default()
+        ..TwoLayerConfig::default()
     };
     TwoLayerNet::new(config, 42).unwrap()
 }

@@ -1,6 +1,7 @@
 //! The minibatch buffer: samples gathered from a [`Dataset`] into one matrix, on two cores.
 
-use nn_core::{Matrix, normalize_pixels};
+use nn_core::Matrix;
+use nn_core::kernels::elementwise::normalize_pixels;
 
 use crate::dataset::Dataset;
 

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::observer::RunInfo;
-use crate::optimizer::{OptimizerError, OptimizerSpec};
+use crate::optimizer::{OptimizerError, OptimizerKind, OptimizerSpec};
 
 /// How the loop computes the gradient of the loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -79,7 +79,7 @@ impl Default for TrainConfig {
         Self {
             batch_size: 100,
             length: Length::Iters(10_000),
-            optimizer: OptimizerSpec::Sgd { lr: 0.1 },
+            optimizer: OptimizerKind::Sgd.with_default_lr(),
             seed: 42,
             gradient: GradientMethod::Backprop,
             eval_samples: None,
@@ -106,6 +106,12 @@ pub enum ConfigError {
         rounded = *.0 as f32
     )]
     LearningRateUnderflow(f64),
+    /// The learning rate is beyond `f32`'s range, in which training runs.
+    #[error(
+        "learning rate {0:e} is too large for f32 arithmetic (it rounds to infinity): use a \
+         learning rate such as 0.1 or 0.001 (--lr)"
+    )]
+    LearningRateOverflow(f64),
     /// `eval_samples` is `Some(0)`.
     #[error(
         "evaluating on 0 samples is invalid: use at least 1, or leave it out to use every sample (--eval-samples)"
@@ -133,6 +139,9 @@ impl TrainConfig {
         }
         self.optimizer.check()?;
         let lr = self.optimizer.lr();
+        if (lr as f32).is_infinite() {
+            return Err(ConfigError::LearningRateOverflow(lr));
+        }
         if !(lr as f32).is_normal() || lr < 1e-30 {
             return Err(ConfigError::LearningRateUnderflow(lr));
         }
@@ -232,6 +241,11 @@ mod tests {
             (
                 with(|c| c.length = Length::Iters(usize::MAX)),
                 ConfigError::TooLong(usize::MAX),
+            ),
+            // Finite in f64 but infinite in f32: too large, not "too small" as it once said.
+            (
+                with(|c| c.optimizer = OptimizerSpec::Sgd { lr: 1e39 }),
+                ConfigError::LearningRateOverflow(1e39),
             ),
         ];
         for (config, expected) in cases {

@@ -5,7 +5,7 @@
 //! spawns one rayon job per chunk of [`EVAL_CHUNK`] samples into a scope around the loop: the
 //! pool's other threads score the epoch while the loop's thread trains on. Each thread scores its
 //! chunks with its own copy of the snapshot (its layers' buffers are its own) inside
-//! [`nn_core::serial`], so that the chunk's products do not compete with the training loop's
+//! [`nn_core::kernels::serial`], so that the chunk's products do not compete with the training loop's
 //! split products for the other core. One evaluation runs at a time: the next one first waits
 //! for it. The observer hears of each evaluation once its last chunk is done, in order.
 //!
@@ -20,7 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
-use nn_core::{Matrix, Model, count_matches, normalize_pixels};
+use nn_core::kernels::elementwise::normalize_pixels;
+use nn_core::{Matrix, Model, count_matches};
 use rayon::prelude::*;
 
 use crate::dataset::Dataset;
@@ -338,7 +339,7 @@ impl ChunkBuffers {
             normalize_pixels(data.pixels(k), column);
             self.labels.push(data.label(k));
         }
-        nn_core::serial(|| count_matches(model.predict(&self.x), &self.labels))
+        nn_core::kernels::serial(|| count_matches(model.predict(&self.x), &self.labels))
     }
 }
 
@@ -347,7 +348,7 @@ impl ChunkBuffers {
 /// current pool, for a network outside training.
 ///
 /// ```
-/// use nn_core::{NetConfig, TwoLayerNet};
+/// use nn_core::{TwoLayerConfig, TwoLayerNet};
 /// use nn_train::{Dataset, Evaluator};
 /// struct Dark;
 /// impl Dataset for Dark {
@@ -358,10 +359,10 @@ impl ChunkBuffers {
 ///     fn label(&self, i: usize) -> u8 { (i % 2) as u8 }
 /// }
 /// // Zero weights give equal scores, and the first maximum is class 0: samples 0 and 2.
-/// let config = NetConfig { input_size: 2, hidden_size: 2, output_size: 2, weight_init_std: 0.0, ..NetConfig::default() };
+/// let config = TwoLayerConfig { input_size: 2, hidden_size: 2, output_size: 2, weight_init_std: 0.0, ..TwoLayerConfig::default() };
 /// let net = TwoLayerNet::<f32>::new(config, 0)?;
 /// assert_eq!(Evaluator::new(2).accuracy(&net, &Dark), 2.0 / 3.0);
-/// # Ok::<(), nn_core::ConfigError>(())
+/// # Ok::<(), nn_core::TwoLayerConfigError>(())
 /// ```
 pub struct Evaluator {
     buffers: Vec<ChunkBuffers>,

@@ -61,7 +61,6 @@ mod evaluation;
 mod history;
 mod observer;
 pub mod optimizer;
-mod parallel;
 mod trainer;
 
 pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, MAX_ITERS, TrainConfig};

@@ -152,7 +152,8 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
                 GradientMethod::Numerical => network.numerical_gradient(x_batch, t_batch),
             };
             if !loss.is_finite() {
-                // The history keeps every evaluation before the divergence.
+                // Let the evaluations in flight end before the error returns (their jobs borrow
+                // the data); the history is dropped with the run.
                 evaluations.finish(&mut history, observer);
                 return Err(TrainError::Diverged {
                     iteration: i,

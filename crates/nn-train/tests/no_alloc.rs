@@ -14,8 +14,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use nn_core::{
-    Activation, Init, Matrix, Model, MultiLayerNetConfig, NetConfig, Sequential, Shape, Targets,
-    TwoLayerNet,
+    Activation, Init, Matrix, Model, MultiLayerNetConfig, Sequential, Shape, Targets,
+    TwoLayerConfig, TwoLayerNet,
 };
 use nn_train::{
     Dataset, GradientMethod, Length, OptimizerKind, OptimizerSpec, Silent, TrainConfig, train,
@@ -93,7 +93,7 @@ const BATCH: usize = 60;
 
 /// A 64-8-10 ReLU two-layer net for `Noise`.
 fn two_layer() -> TwoLayerNet<f32> {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         input_size: 64,
         hidden_size: 8,
         output_size: 10,

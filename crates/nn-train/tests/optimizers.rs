@@ -2,7 +2,7 @@
 //! f(x, y) = x²/20 + y² (`optimizer_compare_naive.py`).
 
 use nn_core::layers::Kind;
-use nn_core::{Matrix, Param, Parameters};
+use nn_core::{Matrix, Param, Trainable};
 use nn_train::optimizer::{AdaGrad, Adam, Momentum, Nesterov, RmsProp, Sgd};
 use nn_train::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec};
 
@@ -21,9 +21,9 @@ impl One {
     }
 }
 
-impl Parameters<f64> for One {
+impl Trainable<f64> for One {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-        f(Param::of(Kind::Weight, &mut self.value, &self.grad));
+        f(Param::of(Kind::Weight, &mut self.value, &mut self.grad));
     }
 }
 
@@ -217,4 +217,61 @@ fn specs_take_the_books_defaults_and_reject_senseless_values() {
     .unwrap_err();
     assert!(err.to_string().contains("momentum 1"), "{err}");
     assert!(ron::from_str::<OptimizerSpec>("Adam(lr: 0.1, beta3: 0.5)").is_err());
+}
+
+/// Two parameters, visited in an order that the caller chooses: `W` then `b`, or `b` then `W`.
+struct Two {
+    w: Matrix<f64>,
+    dw: Matrix<f64>,
+    b: Matrix<f64>,
+    db: Matrix<f64>,
+    b_first: bool,
+}
+
+impl Trainable<f64> for Two {
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
+        let w = Param::of(Kind::Weight, &mut self.w, &mut self.dw);
+        let b = Param::of(Kind::Bias, &mut self.b, &mut self.db);
+        if self.b_first {
+            f(b);
+            f(w);
+        } else {
+            f(w);
+            f(b);
+        }
+    }
+}
+
+/// The book keys each velocity by the parameter's name (`self.v[key]`). Keyed by visit position
+/// instead, `W`'s velocity would become `b`'s when the order changes: this Momentum run gives
+/// `W` the gradients 1 then 1 and `b` the gradients 10 then 10, swapping the visit order between
+/// the two updates, and each parameter must move as if alone.
+#[test]
+fn optimizer_state_follows_the_parameter_name_not_the_visit_order() {
+    for kind in OptimizerKind::ALL {
+        let spec = kind.with_lr(0.1);
+        let mut optimizer = spec.build::<f64>();
+        let mut two = Two {
+            w: Matrix::zeros(1, 1),
+            dw: Matrix::from_element(1, 1, 1.0),
+            b: Matrix::zeros(1, 1),
+            db: Matrix::from_element(1, 1, 10.0),
+            b_first: false,
+        };
+        optimizer.update(&mut two);
+        two.b_first = true;
+        optimizer.update(&mut two);
+        // Each parameter alone, with a fresh optimizer.
+        let alone = |g: f64| {
+            let mut optimizer = spec.build::<f64>();
+            let mut one = One::new(&[0.0]);
+            for _ in 0..2 {
+                one.grad[0] = g;
+                optimizer.update(&mut one);
+            }
+            one.value[0]
+        };
+        assert_eq!(two.w[0], alone(1.0), "{kind}: W");
+        assert_eq!(two.b[0], alone(10.0), "{kind}: b");
+    }
 }

@@ -1,8 +1,8 @@
 //! The training loop on small in-memory datasets whose answers are known.
 
 use nn_core::{
-    Activation, Init, Matrix, Model, MultiLayerNetConfig, NetConfig, Params, Sequential, Shape,
-    TwoLayerNet,
+    Activation, Init, Matrix, Model, MultiLayerNetConfig, Sequential, Shape, TwoLayerConfig,
+    TwoLayerNet, TwoLayerParams,
 };
 use nn_train::{
     Dataset, EVAL_CHUNK, Evaluation, Evaluator, GradientMethod, History, Length, Observer,
@@ -60,7 +60,7 @@ fn stripes(count: usize, seed: u64) -> Memory {
 
 /// The two-layer net for `stripes`: 40 inputs, 10 classes, weights of std 0.01 from seed 42.
 fn two_layer(hidden_size: usize, activation: Activation) -> TwoLayerNet<f32> {
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         input_size: 40,
         hidden_size,
         output_size: 10,
@@ -289,7 +289,7 @@ fn each_evaluation_scores_the_network_as_it_was_after_its_iteration() {
 #[test]
 fn accuracy_over_several_chunks_counts_every_sample_once() {
     // A net that predicts the brighter of two inputs: W1 = I, ReLU, W2 = I.
-    let config = NetConfig {
+    let config = TwoLayerConfig {
         input_size: 2,
         hidden_size: 2,
         output_size: 2,
@@ -297,7 +297,7 @@ fn accuracy_over_several_chunks_counts_every_sample_once() {
         weight_init_std: 0.0,
     };
     let eye = Matrix::<f32>::identity(2, 2);
-    let params = Params {
+    let params = TwoLayerParams {
         w1: eye.clone(),
         b1: Matrix::zeros(2, 1),
         w2: eye,
@@ -374,7 +374,7 @@ fn a_numerical_run_follows_the_backprop_loss_curve() {
             ..quick_config()
         };
         let net = || {
-            let config = NetConfig {
+            let config = TwoLayerConfig {
                 input_size: 40,
                 hidden_size: 16,
                 output_size: 10,
@@ -472,7 +472,7 @@ fn bad_inputs_are_errors_before_training() {
             train_size: 100
         })
     ));
-    let other_inputs = TwoLayerNet::<f32>::new(NetConfig::default(), 0).unwrap();
+    let other_inputs = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 0).unwrap();
     let err = run(&quick_config(), other_inputs, &train_data, &test_data).unwrap_err();
     assert!(
         matches!(

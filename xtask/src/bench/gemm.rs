@@ -12,7 +12,8 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::Result;
-use nn_core::{Float, Matrix, Op};
+use nn_core::Matrix;
+use nn_core::kernels::{Op, gemm::gemm};
 
 use super::{Work, parse_field};
 
@@ -109,11 +110,11 @@ fn large_products(threads: usize) -> f64 {
                 s.spawn(|| {
                     let (a, b) = (filled(SIZE, SIZE), filled(SIZE, SIZE));
                     let mut c = Matrix::zeros(SIZE, SIZE);
-                    f32::gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c); // warm-up
+                    gemm(1.0, &a, Op::N, &b, Op::N, 0.0, &mut c); // warm-up
                     start_line.wait();
                     let start = Instant::now();
                     for _ in 0..LARGE_REPS {
-                        f32::gemm(1.0, &a, Op::N, black_box(&b), Op::N, 0.0, &mut c);
+                        gemm(1.0, &a, Op::N, black_box(&b), Op::N, 0.0, &mut c);
                     }
                     black_box(&c);
                     start.elapsed().as_secs_f64()
@@ -145,11 +146,11 @@ fn training_iterations() -> f64 {
     for _ in 0..BLOCKS {
         let start = Instant::now();
         for _ in 0..BLOCK_ITERS {
-            f32::gemm(1.0, &w1, Op::T, &x, Op::N, 0.0, &mut z);
-            f32::gemm(1.0, &w2, Op::T, &z, Op::N, 0.0, &mut y);
-            f32::gemm(1.0, &z, Op::N, &dy, Op::T, 0.0, &mut dw2);
-            f32::gemm(1.0, &w2, Op::N, &dy, Op::N, 0.0, &mut dz);
-            f32::gemm(1.0, &x, Op::N, &dz, Op::T, 0.0, &mut dw1);
+            gemm(1.0, &w1, Op::T, &x, Op::N, 0.0, &mut z);
+            gemm(1.0, &w2, Op::T, &z, Op::N, 0.0, &mut y);
+            gemm(1.0, &z, Op::N, &dy, Op::T, 0.0, &mut dw2);
+            gemm(1.0, &w2, Op::N, &dy, Op::N, 0.0, &mut dz);
+            gemm(1.0, &x, Op::N, &dz, Op::T, 0.0, &mut dw1);
             // The compiler must assume the operands change between iterations.
             black_box((&mut z, &mut dy));
         }

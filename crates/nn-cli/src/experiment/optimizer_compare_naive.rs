@@ -8,7 +8,7 @@
 
 use anyhow::Result;
 use nn_core::layers::{Kind, Name, Param};
-use nn_core::{Matrix, Parameters};
+use nn_core::{Matrix, Trainable};
 use nn_train::{OptimizerKind, OptimizerSpec};
 use plotters::prelude::*;
 
@@ -47,9 +47,9 @@ struct Point {
     grads: [Matrix<f64>; 2],
 }
 
-impl Parameters<f64> for Point {
+impl Trainable<f64> for Point {
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-        for (i, (value, grad)) in self.values.iter_mut().zip(&self.grads).enumerate() {
+        for (i, (value, grad)) in self.values.iter_mut().zip(&mut self.grads).enumerate() {
             f(Param {
                 name: Name::of(Kind::Weight).numbered(i + 1),
                 value,

@@ -1,4 +1,6 @@
-//! The activation layers (§5.5): ReLU and sigmoid.
+//! The activation layers (§5.5, the book's `Relu` and `Sigmoid`).
+
+use nn_kernels::elementwise::{relu_backward_into, relu_into};
 
 use super::{Layer, ensure_shape};
 use crate::functions::sigmoid_in_place;
@@ -9,10 +11,10 @@ use crate::{Float, Matrix};
 /// ```
 /// use nn_core::{Matrix, layers::{Layer, Sigmoid}};
 /// let mut sigmoid = Sigmoid::new();
-/// let y = sigmoid.forward(&Matrix::from_column_slice(1, 1, &[0.0_f64]))[0];
-/// assert_eq!(y, 0.5);
-/// let dx = sigmoid.backward(&Matrix::from_column_slice(1, 1, &[1.0]))[0];
-/// assert_eq!(dx, 0.25); // (1 − y)·y
+/// let x = Matrix::from_column_slice(1, 1, &[0.0_f64]);
+/// assert_eq!(sigmoid.forward(&x)[0], 0.5);
+/// let dx = sigmoid.backward(&x, &Matrix::from_column_slice(1, 1, &[1.0]), true).unwrap();
+/// assert_eq!(dx[0], 0.25); // (1 − y)·y
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Sigmoid<T: Float> {
@@ -21,11 +23,6 @@ pub struct Sigmoid<T: Float> {
 }
 
 impl<T: Float> Sigmoid<T> {
-    /// The output of the last forward pass.
-    pub(crate) fn output(&self) -> &Matrix<T> {
-        &self.out
-    }
-
     /// A sigmoid layer (no parameters).
     pub fn new() -> Self {
         Sigmoid {
@@ -43,37 +40,19 @@ impl<T: Float> Layer<T> for Sigmoid<T> {
         &self.out
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+    fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
+    fn backward(&mut self, _x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
+        if !want_dx {
+            return None;
+        }
         ensure_shape(&mut self.dx, dout.nrows(), dout.ncols());
         self.dx.copy_from(dout);
         self.dx
             .zip_apply(&self.out, |d, y| *d *= (T::one() - y) * y);
-        &self.dx
-    }
-}
-
-/// `x = max(0, x)` in place, value by value.
-#[multiversion::multiversion(targets = "simd")]
-pub(crate) fn relu_in_place<T: Float>(x: &mut [T]) {
-    for v in x {
-        // Written as the ReLU layer's `if v > 0 { v } else { 0 }` (NaN gives 0).
-        *v = if *v > T::zero() { *v } else { T::zero() };
-    }
-}
-
-/// `out = max(0, x)`, value by value (compiled for the CPU's vector instructions).
-#[multiversion::multiversion(targets = "simd")]
-fn relu_into<T: Float>(x: &[T], out: &mut [T]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = if v > T::zero() { v } else { T::zero() };
-    }
-}
-
-/// `dx = dout` where `out > 0`, else `0`.
-#[multiversion::multiversion(targets = "simd")]
-pub(crate) fn relu_backward_into<T: Float>(dout: &[T], out: &[T], dx: &mut [T]) {
-    for ((d, &g), &y) in dx.iter_mut().zip(dout).zip(out) {
-        *d = if y > T::zero() { g } else { T::zero() };
+        Some(&self.dx)
     }
 }
 
@@ -88,7 +67,7 @@ pub(crate) fn relu_backward_into<T: Float>(dout: &[T], out: &[T], dx: &mut [T]) 
 /// let x = Matrix::from_column_slice(2, 1, &[-1.0_f64, 2.0]);
 /// assert_eq!(relu.forward(&x).as_slice(), &[0.0, 2.0]);
 /// let dout = Matrix::from_column_slice(2, 1, &[5.0, 5.0]);
-/// assert_eq!(relu.backward(&dout).as_slice(), &[0.0, 5.0]);
+/// assert_eq!(relu.backward(&x, &dout, true).unwrap().as_slice(), &[0.0, 5.0]);
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Relu<T: Float> {
@@ -97,11 +76,6 @@ pub struct Relu<T: Float> {
 }
 
 impl<T: Float> Relu<T> {
-    /// The output of the last forward pass.
-    pub(crate) fn output(&self) -> &Matrix<T> {
-        &self.out
-    }
-
     /// A ReLU layer (no parameters).
     pub fn new() -> Self {
         Relu {
@@ -118,9 +92,16 @@ impl<T: Float> Layer<T> for Relu<T> {
         &self.out
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+    fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
+    fn backward(&mut self, _x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
+        if !want_dx {
+            return None;
+        }
         ensure_shape(&mut self.dx, dout.nrows(), dout.ncols());
         relu_backward_into(dout.as_slice(), self.out.as_slice(), self.dx.as_mut_slice());
-        &self.dx
+        Some(&self.dx)
     }
 }

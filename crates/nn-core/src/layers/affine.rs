@@ -1,8 +1,9 @@
-//! The fully connected layer (§5.6.2).
+//! The fully connected layer (§5.6.2, the book's `Affine`).
 
-use super::{Layer, Param, ensure_shape, row_sums_into};
-use crate::layers::Kind;
-use crate::{Float, Matrix, Op};
+use nn_kernels::{Op, gemm::gemm};
+
+use super::{Kind, Layer, Param, ensure_shape, row_sums_into};
+use crate::{Float, Matrix};
 
 /// The fully connected layer (§5.6.2), with the weights in the book's shape.
 ///
@@ -23,7 +24,8 @@ use crate::{Float, Matrix, Op};
 /// let mut affine = Affine::new(w, b);
 /// let x = Matrix::from_column_slice(2, 1, &[1.0, -1.0]);
 /// assert_eq!(affine.forward(&x).as_slice(), &[-2.5, -2.5, -2.5]);
-/// let dx = affine.backward(&Matrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]));
+/// let dout = Matrix::from_column_slice(3, 1, &[1.0, 0.0, 0.0]);
+/// let dx = affine.backward(&x, &dout, true).unwrap();
 /// assert_eq!(dx.as_slice(), &[1.0, 4.0]); // W·dout: column 0 of W
 /// assert_eq!(affine.dw.as_slice(), &[1.0, -1.0, 0.0, 0.0, 0.0, 0.0]);
 /// assert_eq!(affine.db.as_slice(), &[1.0, 0.0, 0.0]);
@@ -38,7 +40,6 @@ pub struct Affine<T: Float> {
     pub dw: Matrix<T>,
     /// `∂L/∂b` from the last backward pass, shape `(out, 1)`.
     pub db: Matrix<T>,
-    x: Matrix<T>,
     out: Matrix<T>,
     dx: Matrix<T>,
 }
@@ -60,15 +61,13 @@ impl<T: Float> Affine<T> {
             Matrix::zeros(w.nrows(), w.ncols()),
             Matrix::zeros(b.nrows(), 1),
         );
-        let empty = Matrix::zeros(0, 0);
         Affine {
             w,
             b,
             dw,
             db,
-            x: empty.clone(),
-            out: empty.clone(),
-            dx: empty,
+            out: Matrix::zeros(0, 0),
+            dx: Matrix::zeros(0, 0),
         }
     }
 
@@ -76,43 +75,33 @@ impl<T: Float> Affine<T> {
     pub(crate) fn snapshot(&self) -> Self {
         Affine::new(self.w.clone(), self.b.clone())
     }
-
-    /// The output of the last forward pass.
-    pub(crate) fn output(&self) -> &Matrix<T> {
-        &self.out
-    }
-
-    /// Backward pass for the parameters only: `dW = x·doutᵀ`, `db = Σ_columns dout`, without
-    /// `dx`. `x` is the batch of the last forward pass.
-    pub fn backward_params(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
-        T::gemm(T::one(), x, Op::N, dout, Op::T, T::zero(), &mut self.dw);
-        row_sums_into(dout, &mut self.db);
-    }
 }
 
 impl<T: Float> Layer<T> for Affine<T> {
+    /// `out = Wᵀ·x + b`: the bias broadcast into the output first, then one product adds `Wᵀ·x`
+    /// to it (β = 1).
     fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        ensure_shape(&mut self.x, x.nrows(), x.ncols());
-        self.x.copy_from(x);
-        self.forward_input(x)
+        ensure_shape(&mut self.out, self.w.ncols(), x.ncols());
+        for mut col in self.out.column_iter_mut() {
+            col.copy_from(&self.b);
+        }
+        gemm(T::one(), &self.w, Op::T, x, Op::N, T::one(), &mut self.out);
+        &self.out
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
-        let x = std::mem::take(&mut self.x);
-        self.backward_kept(&x, dout);
-        self.x = x;
-        &self.dx
+    fn output(&self) -> &Matrix<T> {
+        &self.out
     }
 
-    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        self.forward_input(x)
-    }
-
-    /// `dW`, `db` and `dx` from the caller's `x`.
-    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
-        self.backward_params(x, dout);
+    /// `dW = x·doutᵀ`, `db = Σ_columns dout`, and `dx = W·dout` when asked.
+    fn backward(&mut self, x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
+        gemm(T::one(), x, Op::N, dout, Op::T, T::zero(), &mut self.dw);
+        row_sums_into(dout, &mut self.db);
+        if !want_dx {
+            return None;
+        }
         ensure_shape(&mut self.dx, self.w.nrows(), dout.ncols());
-        T::gemm(
+        gemm(
             T::one(),
             &self.w,
             Op::N,
@@ -121,26 +110,11 @@ impl<T: Float> Layer<T> for Affine<T> {
             T::zero(),
             &mut self.dx,
         );
-        &self.dx
+        Some(&self.dx)
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param::of(Kind::Weight, &mut self.w, &self.dw));
-        f(Param::of(Kind::Bias, &mut self.b, &self.db));
-    }
-
-    /// `Wᵀ·x + b` without keeping a copy of `x`: the bias is broadcast into the output first,
-    /// then one GEMM adds `Wᵀ·x` to it (β = 1).
-    fn forward_input(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        ensure_shape(&mut self.out, self.w.ncols(), x.ncols());
-        for mut col in self.out.column_iter_mut() {
-            col.copy_from(&self.b);
-        }
-        T::gemm(T::one(), &self.w, Op::T, x, Op::N, T::one(), &mut self.out);
-        &self.out
-    }
-
-    fn backward_input(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
-        self.backward_params(x, dout);
+        f(Param::of(Kind::Weight, &mut self.w, &mut self.dw));
+        f(Param::of(Kind::Bias, &mut self.b, &mut self.db));
     }
 }

@@ -26,7 +26,8 @@ const EPSILON: f64 = 10e-7;
 /// ```
 /// use nn_core::{Matrix, layers::{BatchNorm, Layer}};
 /// let mut bn = BatchNorm::<f64>::new(1);
-/// let out = bn.forward(&Matrix::from_row_slice(1, 2, &[1.0, 3.0])).clone();
+/// let x = Matrix::from_row_slice(1, 2, &[1.0, 3.0]);
+/// let out = bn.forward(&x).clone();
 /// // mean 2, variance 1: x̂ = ±1/√(1 + 10e-7)
 /// assert!((out[0] + 1.0).abs() < 1e-6 && (out[1] - 1.0).abs() < 1e-6);
 /// assert!((bn.running_mean[0] - 0.2).abs() < 1e-12); // 0.9·0 + 0.1·2
@@ -60,11 +61,6 @@ pub struct BatchNorm<T: Float> {
 }
 
 impl<T: Float> BatchNorm<T> {
-    /// The output of the last forward pass.
-    pub(crate) fn output(&self) -> &Matrix<T> {
-        &self.out
-    }
-
     /// A layer for `features` values per sample: `gamma = 1`, `beta = 0`, momentum 0.9, in
     /// training mode.
     pub fn new(features: usize) -> Self {
@@ -184,7 +180,13 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
         &self.out
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+    fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
+    /// The book's backward pass through the graph of Fig. 6-17; `dx` (always computed, its
+    /// intermediate sums are `dgamma`'s) is returned when asked.
+    fn backward(&mut self, _x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
         let (d, n) = dout.shape();
         assert_eq!(
             self.xc.shape(),
@@ -234,12 +236,12 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
                 *v -= m * inv_n;
             }
         }
-        &self.dx
+        want_dx.then_some(&self.dx)
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        f(Param::of(Kind::Gamma, &mut self.gamma, &self.dgamma));
-        f(Param::of(Kind::Beta, &mut self.beta, &self.dbeta));
+        f(Param::of(Kind::Gamma, &mut self.gamma, &mut self.dgamma));
+        f(Param::of(Kind::Beta, &mut self.beta, &mut self.dbeta));
     }
 
     fn visit_state(&mut self, f: &mut dyn FnMut(State<'_, T>)) {

@@ -43,11 +43,6 @@ pub struct Dropout<T: Float> {
 }
 
 impl<T: Float> Dropout<T> {
-    /// The output of the last forward pass.
-    pub(crate) fn output(&self) -> &Matrix<T> {
-        &self.out
-    }
-
     /// A dropout layer dropping values with probability `ratio`, its masks drawn from `seed`,
     /// in training mode.
     ///
@@ -109,12 +104,20 @@ impl<T: Float> Layer<T> for Dropout<T> {
         &self.out
     }
 
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T> {
+    fn output(&self) -> &Matrix<T> {
+        &self.out
+    }
+
+    /// `dx = dout ⊙ mask`; then the next training step's mask.
+    fn backward(&mut self, _x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>> {
+        self.next_step();
+        if !want_dx {
+            return None;
+        }
         ensure_shape(&mut self.dx, dout.nrows(), dout.ncols());
         self.dx.copy_from(dout);
         self.dx.component_mul_assign(&self.mask);
-        self.next_step();
-        &self.dx
+        Some(&self.dx)
     }
 
     fn set_training(&mut self, training: bool) {

@@ -1,10 +1,12 @@
 //! The layers of chapters 5 to 7 (`common/layers.py` in the book), each with a `forward` and a
 //! `backward` pass.
 //!
-//! Matrix layers implement [`Layer`]: `forward(x)` returns the output, `backward(dout)` takes
-//! `∂L/∂out` and returns `∂L/∂x`. Every layer owns its output and gradient buffers: they are
-//! sized on the first call and reused while the batch size stays the same, so a training
-//! iteration allocates nothing. Batches are `(features, batch)`, one sample per column.
+//! Matrix layers implement [`Layer`], the book's two methods: `forward(x)` returns the output,
+//! `backward(x, dout, want_dx)` takes `∂L/∂out` and returns `∂L/∂x`. The book's layers keep a
+//! reference to their input (`self.x = x`); in Rust the caller keeps `x` and hands it back to
+//! `backward`, so no layer copies its input. Every layer owns its output and gradient buffers:
+//! they are sized on the first call and reused while the batch size stays the same, so a
+//! training iteration allocates nothing. Batches are `(features, batch)`, one sample per column.
 //!
 //! | book (`common/layers.py`) | here                                   | file              |
 //! |---------------------------|----------------------------------------|-------------------|
@@ -19,8 +21,8 @@
 //!
 //! `Convolution` and `Pooling` take batches of samples of several channels, each column in C, H,
 //! W order (the memory of NumPy's `(N, C, H, W)`); `im2col` and `col2im` (the book's
-//! `common/util.py`) are in [`crate::im2col`]. Large batches are shared between two cores by
-//! halves of samples (`samples.rs`), a cut that depends on the batch's shape only.
+//! `common/util.py`) are in [`crate::im2col`]. Their loops, and how a batch is shared between two
+//! cores with the same bits, are in the [`nn_kernels`] crate beneath.
 //!
 //! The book passes `train_flg` to the forward pass of `Dropout` and `BatchNormalization`; here
 //! a layer keeps its mode, set by [`Layer::set_training`] (a network sets it in its `loss`,
@@ -30,11 +32,8 @@ mod activation;
 mod affine;
 mod batch_norm;
 mod convolution;
-mod direct;
 mod dropout;
-mod kernels;
 mod pooling;
-mod samples;
 mod scalar;
 mod softmax_with_loss;
 
@@ -44,7 +43,7 @@ use std::str::FromStr;
 pub use activation::{Relu, Sigmoid};
 pub use affine::Affine;
 pub use batch_norm::BatchNorm;
-pub use convolution::Convolution;
+pub use convolution::{Convolution, ConvolutionError};
 pub use dropout::Dropout;
 pub use pooling::Pooling;
 pub use scalar::{AddLayer, MulLayer};
@@ -52,12 +51,7 @@ pub use softmax_with_loss::SoftmaxWithLoss;
 
 use crate::{Float, Matrix};
 
-/// Makes `m` a `rows × cols` matrix, reallocating only when the shape changes.
-pub(crate) fn ensure_shape<T: Float>(m: &mut Matrix<T>, rows: usize, cols: usize) {
-    if m.shape() != (rows, cols) {
-        *m = Matrix::zeros(rows, cols);
-    }
-}
+pub(crate) use nn_kernels::ensure_shape;
 
 /// What a named matrix of a network is: a trained parameter (`W`, `b`, `gamma`, `beta`) or
 /// model state that training updates without a gradient (batch norm's running statistics).
@@ -118,7 +112,7 @@ impl Kind {
 /// assert_eq!("W2".parse::<Name>(), Ok(w2));
 /// assert_eq!("running_var1".parse::<Name>().unwrap().kind, Kind::RunningVar);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name {
     /// What the matrix is.
     pub kind: Kind,
@@ -182,21 +176,23 @@ impl FromStr for Name {
 }
 
 /// A parameter and its gradient, as [`Layer::visit_params`] and
-/// [`Parameters::visit_params`](crate::Parameters::visit_params) hand them to an optimizer.
+/// [`Trainable::visit_params`](crate::Trainable::visit_params) hand them to an optimizer (the
+/// book's `params[key]` and `grads[key]`).
 #[derive(Debug)]
 pub struct Param<'a, T> {
     /// Stable name: `W`/`b` inside a layer, `W1`, `b1`, `gamma1`… in a network.
     pub name: Name,
     /// The value, to update in place.
     pub value: &'a mut Matrix<T>,
-    /// `∂L/∂value` from the last backward pass, same shape as `value`.
-    pub grad: &'a Matrix<T>,
+    /// `∂L/∂value` from the last backward pass, same shape as `value` (a network adds weight
+    /// decay's term to it; an optimizer only reads it).
+    pub grad: &'a mut Matrix<T>,
 }
 
 impl<'a, T> Param<'a, T> {
     /// The parameter of kind `kind` inside a layer (named `W`, `b`, `gamma`…), its value and
     /// gradient.
-    pub fn of(kind: Kind, value: &'a mut Matrix<T>, grad: &'a Matrix<T>) -> Self {
+    pub fn of(kind: Kind, value: &'a mut Matrix<T>, grad: &'a mut Matrix<T>) -> Self {
         Param {
             name: Name::of(kind),
             value,
@@ -215,14 +211,33 @@ pub struct State<'a, T> {
     pub value: &'a mut Matrix<T>,
 }
 
-/// A layer of a network: forward and backward passes over a batch (§5.4).
+/// A layer of a network: forward and backward passes over a batch (§5.4), the book's two
+/// methods.
+///
+/// ```
+/// use nn_core::{Matrix, layers::{Layer, Relu}};
+/// let mut relu = Relu::new();
+/// let x = Matrix::from_column_slice(2, 1, &[-1.0_f64, 2.0]);
+/// assert_eq!(relu.forward(&x).as_slice(), &[0.0, 2.0]);
+/// let dout = Matrix::from_column_slice(2, 1, &[5.0, 5.0]);
+/// let dx = relu.backward(&x, &dout, true).unwrap();
+/// assert_eq!(dx.as_slice(), &[0.0, 5.0]);
+/// ```
 pub trait Layer<T: Float> {
     /// Forward pass: returns the output for the batch `x` and remembers what `backward` needs.
+    /// The caller keeps `x` unchanged until the matching [`backward`](Layer::backward), which it
+    /// hands the same `x` (inside a network, `x` is the output of the layer before).
     fn forward(&mut self, x: &Matrix<T>) -> &Matrix<T>;
 
-    /// Backward pass: takes `dout = ∂L/∂out` of the last forward pass, stores the gradients of
-    /// the layer's parameters and returns `dx = ∂L/∂x`.
-    fn backward(&mut self, dout: &Matrix<T>) -> &Matrix<T>;
+    /// Backward pass: takes the `x` of the last forward pass and `dout = ∂L/∂out`, stores the
+    /// gradients of the layer's parameters and, when `want_dx`, returns `dx = ∂L/∂x`. A
+    /// network's first layer asks for no `dx`: nobody needs the gradient with respect to the
+    /// images, and skipping it saves a third of an affine layer's work.
+    fn backward(&mut self, x: &Matrix<T>, dout: &Matrix<T>, want_dx: bool) -> Option<&Matrix<T>>;
+
+    /// The output of the last forward pass (empty before the first one): what the layer after
+    /// it received, and hands back to this layer's successor's `backward` as its `x`.
+    fn output(&self) -> &Matrix<T>;
 
     /// Calls `f` on each parameter with its gradient. Layers without parameters do nothing.
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
@@ -238,35 +253,6 @@ pub trait Layer<T: Float> {
     /// Only [`BatchNorm`] and [`Dropout`] behave differently.
     fn set_training(&mut self, training: bool) {
         let _ = training;
-    }
-
-    /// The forward pass of a network's first layer, whose caller keeps the input batch until
-    /// the backward pass: a layer may skip its own copy of `x` (see
-    /// [`backward_input`](Layer::backward_input)).
-    fn forward_input(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        self.forward(x)
-    }
-
-    /// The backward pass of a network's first layer: the parameters' gradients only, from the
-    /// same `x` as the last [`forward_input`](Layer::forward_input). Nobody needs the gradient
-    /// with respect to the input images, and skipping it saves a third of an affine layer's work.
-    fn backward_input(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
-        let _ = x;
-        self.backward(dout);
-    }
-
-    /// The forward pass of a layer whose caller keeps `x` unchanged until the matching
-    /// [`backward_kept`](Layer::backward_kept) (inside a network, `x` is the output of the layer
-    /// before): a layer may skip its own copy of `x`, as [`forward_input`](Layer::forward_input).
-    fn forward_kept(&mut self, x: &Matrix<T>) -> &Matrix<T> {
-        self.forward(x)
-    }
-
-    /// The backward pass after [`forward_kept`](Layer::forward_kept), given the same `x`:
-    /// returns `dx` as [`backward`](Layer::backward) does.
-    fn backward_kept(&mut self, x: &Matrix<T>, dout: &Matrix<T>) -> &Matrix<T> {
-        let _ = x;
-        self.backward(dout)
     }
 }
 

@@ -1,9 +1,9 @@
 //! Adam (§6.1.6).
 
-use nn_core::{Float, Matrix, Parameters};
+use nn_core::{Float, Trainable};
 
-use super::{EPSILON, Optimizer, state};
-use crate::parallel::in_halves;
+use super::{EPSILON, Optimizer, States, state};
+use nn_core::kernels::threads::in_halves;
 
 /// Adam (§6.1.6, Kingma and Ba), as the book writes it: moments `m` and `v` of the gradient,
 /// updated as `m ← m + (1 − β₁)(g − m)` and `v ← v + (1 − β₂)(g² − v)`, and a step of
@@ -18,8 +18,8 @@ pub struct Adam<T: Float> {
     /// Decay of the second moment (book: 0.999).
     pub beta2: f64,
     iter: i32,
-    m: Vec<Matrix<T>>,
-    v: Vec<Matrix<T>>,
+    m: States<T>,
+    v: States<T>,
 }
 
 impl<T: Float> Adam<T> {
@@ -31,24 +31,22 @@ impl<T: Float> Adam<T> {
             beta1,
             beta2,
             iter: 0,
-            m: Vec::new(),
-            v: Vec::new(),
+            m: States::new(),
+            v: States::new(),
         }
     }
 }
 
 impl<T: Float> Optimizer<T> for Adam<T> {
-    fn update(&mut self, params: &mut dyn Parameters<T>) {
+    fn update(&mut self, params: &mut dyn Trainable<T>) {
         self.iter = self.iter.saturating_add(1);
         let lr_t = self.lr * (1.0 - self.beta2.powi(self.iter)).sqrt()
             / (1.0 - self.beta1.powi(self.iter));
         let (lr_t, eps) = (T::of_f64(lr_t), T::of_f64(EPSILON));
         let (b1, b2) = (T::of_f64(self.beta1), T::of_f64(self.beta2));
-        let mut i = 0;
         params.visit_params(&mut |p| {
-            let m = state(&mut self.m, i, p.value);
-            let v = state(&mut self.v, i, p.value);
-            i += 1;
+            let m = state(&mut self.m, p.name, p.value);
+            let v = state(&mut self.v, p.name, p.value);
             in_halves(
                 (
                     p.value.as_mut_slice(),

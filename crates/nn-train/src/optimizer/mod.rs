@@ -11,8 +11,8 @@
 //! | `Adam`      | [`Adam`]     | `m ← m + (1 − β₁)(g − m)`, `v ← v + (1 − β₂)(g² − v)`, `W ← W − lr_t·m / (√v + 1e-7)` with `lr_t = lr·√(1 − β₂ᵗ) / (1 − β₁ᵗ)` |
 //!
 //! Each optimizer with state (velocities, sums of squares, moments) keeps one matrix per
-//! parameter, allocated on its first update and matched to the parameters by the fixed order in
-//! which [`Parameters`] visits them.
+//! parameter under the parameter's name, as the book's `self.v[key]`: allocated on its first
+//! update, found again by name at every later one.
 
 mod adagrad;
 mod adam;
@@ -21,9 +21,11 @@ mod nesterov;
 mod rmsprop;
 mod sgd;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use nn_core::{Float, Matrix, Parameters};
+use nn_core::layers::Name;
+use nn_core::{Float, Matrix, Trainable};
 use serde::{Deserialize, Serialize};
 
 pub use adagrad::AdaGrad;
@@ -37,26 +39,30 @@ pub use sgd::Sgd;
 /// `optimizer.update(params, grads)`).
 pub trait Optimizer<T: Float>: Send {
     /// Applies one update to every parameter, from the gradient stored beside it.
-    fn update(&mut self, params: &mut dyn Parameters<T>);
+    fn update(&mut self, params: &mut dyn Trainable<T>);
 }
 
-/// The optimizer's state matrix for the `i`-th parameter, zero on first use.
+/// One matrix of an optimizer's state per parameter, by the parameter's name (the book's
+/// `self.v = {key: np.zeros_like(val)}`).
+type States<T> = BTreeMap<Name, Matrix<T>>;
+
+/// The optimizer's state matrix for the parameter `name`, zero on first use (the book's
+/// `self.v[key]`).
 ///
 /// # Panics
-/// If the parameters change shape between updates: optimizers are made for one network.
+/// If the parameter changed shape between updates: optimizers are made for one network.
 fn state<'a, T: Float>(
-    states: &'a mut Vec<Matrix<T>>,
-    i: usize,
+    states: &'a mut States<T>,
+    name: Name,
     param: &Matrix<T>,
 ) -> &'a mut Matrix<T> {
-    if states.len() == i {
-        states.push(Matrix::zeros(param.nrows(), param.ncols()));
-    }
-    let state = &mut states[i];
+    let state = states
+        .entry(name)
+        .or_insert_with(|| Matrix::zeros(param.nrows(), param.ncols()));
     assert_eq!(
         state.shape(),
         param.shape(),
-        "parameter {i} changed shape between two updates"
+        "parameter {name} changed shape between two updates"
     );
     state
 }
@@ -160,12 +166,28 @@ impl OptimizerKind {
         OptimizerKind::Adam,
     ];
 
-    /// The learning rate of the book's class: 0.01, except Adam's 0.001.
+    /// The learning rate a run uses when none is given, the one place it is decided: 0.1 for
+    /// SGD, as the book's chapter-4 script `train_neuralnet.py` trains (its `SGD` class
+    /// defaults to 0.01, which the chapter-6 scripts pass explicitly where they use it); Adam's
+    /// 0.001; 0.01 for the others, as their classes.
+    ///
+    /// ```
+    /// use nn_train::OptimizerKind;
+    /// assert_eq!(OptimizerKind::Sgd.default_lr(), 0.1);
+    /// assert_eq!(OptimizerKind::Momentum.default_lr(), 0.01);
+    /// assert_eq!(OptimizerKind::Adam.default_lr(), 0.001);
+    /// ```
     pub fn default_lr(self) -> f64 {
         match self {
+            OptimizerKind::Sgd => 0.1,
             OptimizerKind::Adam => 0.001,
             _ => 0.01,
         }
+    }
+
+    /// This optimizer with its [`default_lr`](Self::default_lr) and the book's other defaults.
+    pub fn with_default_lr(self) -> OptimizerSpec {
+        self.with_lr(self.default_lr())
     }
 
     /// This optimizer with learning rate `lr` and the book's other defaults.

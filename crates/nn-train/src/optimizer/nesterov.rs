@@ -1,9 +1,9 @@
 //! Nesterov's accelerated gradient (the book's `Nesterov`, after arXiv:1212.0901).
 
-use nn_core::{Float, Matrix, Parameters};
+use nn_core::{Float, Trainable};
 
-use super::{Optimizer, state};
-use crate::parallel::in_halves;
+use super::{Optimizer, States, state};
+use nn_core::kernels::threads::in_halves;
 
 /// Nesterov's accelerated gradient, as the book writes it: `v ← m·v − lr·g`, then
 /// `W ← W + m²·v − (1 + m)·lr·g`.
@@ -13,7 +13,7 @@ pub struct Nesterov<T: Float> {
     pub lr: T,
     /// The momentum `m` (book: 0.9).
     pub momentum: T,
-    v: Vec<Matrix<T>>,
+    v: States<T>,
 }
 
 impl<T: Float> Nesterov<T> {
@@ -22,18 +22,16 @@ impl<T: Float> Nesterov<T> {
         Self {
             lr,
             momentum,
-            v: Vec::new(),
+            v: States::new(),
         }
     }
 }
 
 impl<T: Float> Optimizer<T> for Nesterov<T> {
-    fn update(&mut self, params: &mut dyn Parameters<T>) {
+    fn update(&mut self, params: &mut dyn Trainable<T>) {
         let (lr, m) = (self.lr, self.momentum);
-        let mut i = 0;
         params.visit_params(&mut |p| {
-            let v = state(&mut self.v, i, p.value);
-            i += 1;
+            let v = state(&mut self.v, p.name, p.value);
             in_halves(
                 (p.value.as_mut_slice(), p.grad.as_slice(), v.as_mut_slice()),
                 |(w, g, v)| {

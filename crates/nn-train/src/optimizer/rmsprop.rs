@@ -1,9 +1,9 @@
 //! RMSprop (§6.1.5, the book's `RMSprop`).
 
-use nn_core::{Float, Matrix, Parameters};
+use nn_core::{Float, Trainable};
 
-use super::{EPSILON, Optimizer, state};
-use crate::parallel::in_halves;
+use super::{EPSILON, Optimizer, States, state};
+use nn_core::kernels::threads::in_halves;
 
 /// RMSprop: AdaGrad with a decaying mean instead of a sum of squared gradients:
 /// `h ← ρ·h + (1 − ρ)·g²`, `W ← W − lr·g / (√h + 1e-7)`.
@@ -13,7 +13,7 @@ pub struct RmsProp<T: Float> {
     pub lr: T,
     /// The decay `ρ` of the mean (book: 0.99).
     pub decay_rate: T,
-    h: Vec<Matrix<T>>,
+    h: States<T>,
 }
 
 impl<T: Float> RmsProp<T> {
@@ -22,18 +22,16 @@ impl<T: Float> RmsProp<T> {
         Self {
             lr,
             decay_rate,
-            h: Vec::new(),
+            h: States::new(),
         }
     }
 }
 
 impl<T: Float> Optimizer<T> for RmsProp<T> {
-    fn update(&mut self, params: &mut dyn Parameters<T>) {
+    fn update(&mut self, params: &mut dyn Trainable<T>) {
         let (lr, rho, eps) = (self.lr, self.decay_rate, T::of_f64(EPSILON));
-        let mut i = 0;
         params.visit_params(&mut |p| {
-            let h = state(&mut self.h, i, p.value);
-            i += 1;
+            let h = state(&mut self.h, p.name, p.value);
             in_halves(
                 (p.value.as_mut_slice(), p.grad.as_slice(), h.as_mut_slice()),
                 |(w, g, h)| {

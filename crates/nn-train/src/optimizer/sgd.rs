@@ -1,19 +1,19 @@
 //! Stochastic gradient descent (§4.5, §6.1.2).
 
-use nn_core::{Float, Parameters};
+use nn_core::{Float, Trainable};
 
 use super::Optimizer;
-use crate::parallel::in_halves;
+use nn_core::kernels::threads::in_halves;
 
 /// Stochastic gradient descent (§6.1.2): `W ← W − lr · ∂L/∂W`.
 ///
 /// ```
-/// use nn_core::{Matrix, Param, Parameters, layers::Kind};
+/// use nn_core::{Matrix, Param, Trainable, layers::Kind};
 /// use nn_train::{Optimizer, Sgd};
 /// struct One(Matrix<f64>, Matrix<f64>);
-/// impl Parameters<f64> for One {
+/// impl Trainable<f64> for One {
 ///     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
-///         f(Param::of(Kind::Weight, &mut self.0, &self.1));
+///         f(Param::of(Kind::Weight, &mut self.0, &mut self.1));
 ///     }
 /// }
 /// let mut w = One(Matrix::from_element(1, 1, 1.0), Matrix::from_element(1, 1, 2.0));
@@ -34,7 +34,7 @@ impl<T> Sgd<T> {
 }
 
 impl<T: Float> Optimizer<T> for Sgd<T> {
-    fn update(&mut self, params: &mut dyn Parameters<T>) {
+    fn update(&mut self, params: &mut dyn Trainable<T>) {
         let lr = self.lr;
         params.visit_params(&mut |p| {
             in_halves((p.value.as_mut_slice(), p.grad.as_slice()), |(w, g)| {

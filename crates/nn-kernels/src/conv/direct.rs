@@ -29,16 +29,16 @@
 //! book's `SimpleConvNet`, `DeepConvNet`'s 8×8 layers) without the `gemm` crate, which allocates
 //! its packing buffers at each of its per-sample calls.
 //!
-//! Each kernel keeps a block of sums in vector registers, as [`kernels`](super::kernels) does:
+//! Each kernel keeps a block of sums in vector registers, as [`small`](super::small) does:
 //! 4 filters × 64 positions for the correlations, 64 filters × 4 weights (or 32 × 8, 16 × 8)
 //! for `dW`. Every sum runs in an order fixed by the shapes, so results are the same on any
 //! number of threads.
 
 use multiversion::multiversion;
 
-use super::kernels::{self, LANES};
-use crate::Float;
-use crate::im2col::Geometry;
+use super::small::{self, step};
+use crate::elementwise::LANES;
+use crate::{Geometry, Scalar};
 
 /// Position vectors per block of the correlation kernel (with [`NB`] filters: 16 sums; larger
 /// blocks made the compiler keep the sums in memory).
@@ -143,7 +143,7 @@ impl Direct {
     }
 
     /// Sizes `buffers` for this layout (zeros, once).
-    pub(crate) fn size<T: Float>(&self, buffers: &mut Buffers<T>) {
+    pub(crate) fn size<T: Scalar>(&self, buffers: &mut Buffers<T>) {
         let c = self.g.input.channels;
         for (buffer, len) in [
             (&mut buffers.padded, self.padded_len),
@@ -155,13 +155,13 @@ impl Direct {
             (&mut buffers.grads, self.filters * self.grad_plane),
         ] {
             if buffer.len() != len {
-                *buffer = vec![T::zero(); len];
+                *buffer = vec![T::ZERO; len];
             }
         }
     }
 
     /// Copies sample `x` (`C·H·W` values) inside the padding of `buffers.padded`.
-    fn pad<T: Float>(&self, x: &[T], buffers: &mut Buffers<T>) {
+    fn pad<T: Scalar>(&self, x: &[T], buffers: &mut Buffers<T>) {
         let (h, w, pad) = (self.g.input.height, self.g.input.width, self.g.window.pad);
         let rows = Rows {
             width: w,
@@ -182,7 +182,7 @@ impl Direct {
 
     /// The forward pass of sample `x`: `conv` (`FN` planes of `OH·OW`) ← `b + W ⋆ x`. `w` is the
     /// `(FN, C·FH·FW)` filter matrix, column-major.
-    pub(crate) fn forward<T: Float>(
+    pub(crate) fn forward<T: Scalar>(
         &self,
         x: &[T],
         w: &[T],
@@ -205,7 +205,7 @@ impl Direct {
 
     /// Adds sample `x`'s `dW` to `dw` (`(FN, C·FH·FW)`, column-major), from the gradient
     /// `dconv` of its output (`FN` planes of `OH·OW`).
-    pub(crate) fn add_filter_gradient<T: Float>(
+    pub(crate) fn add_filter_gradient<T: Scalar>(
         &self,
         x: &[T],
         dconv: &[T],
@@ -233,14 +233,14 @@ impl Direct {
     /// The filters turned round for [`input_gradient`](Self::input_gradient): weight
     /// `(f, fy', fx')` of channel `c` is `W[f, (c, FH−1−fy', FW−1−fx')]`, stored at
     /// `((f·FH + fy')·FW + fx')·C + c`.
-    pub(crate) fn turn<T: Float>(&self, w: &[T], turned: &mut Vec<T>) {
+    pub(crate) fn turn<T: Scalar>(&self, w: &[T], turned: &mut Vec<T>) {
         let (c, fh, fw, filters) = (
             self.g.input.channels,
             self.g.window.height,
             self.g.window.width,
             self.filters,
         );
-        turned.resize(filters * c * fh * fw, T::zero());
+        turned.resize(filters * c * fh * fw, T::ZERO);
         for f in 0..filters {
             for fy in 0..fh {
                 for fx in 0..fw {
@@ -255,7 +255,7 @@ impl Direct {
 
     /// `dx` (`C·H·W` values) of one sample from the gradient `dconv` of its output, with the
     /// filters `turned` by [`turn`](Self::turn).
-    pub(crate) fn input_gradient<T: Float>(
+    pub(crate) fn input_gradient<T: Scalar>(
         &self,
         dconv: &[T],
         turned: &[T],
@@ -295,7 +295,7 @@ impl Direct {
 /// ```
 ///
 /// They serve geometries with `OH·OW` a multiple of [`LANES`], and filters in multiples of
-/// [`LANES`] unless the filter gradient is small enough for [`kernels::FilterGradient`]. Unlike
+/// [`LANES`] unless the filter gradient is small enough for [`small::FilterGradient`]. Unlike
 /// the `gemm` crate, which allocates its packing buffers at every call (one call per sample),
 /// they allocate nothing.
 #[derive(Clone, Debug)]
@@ -314,7 +314,7 @@ impl Slices {
         if positions == 0
             || filters == 0
             || !positions.is_multiple_of(LANES)
-            || !(kernels::serves(filters, patch) || filters.is_multiple_of(LANES))
+            || !(small::serves(filters, patch) || filters.is_multiple_of(LANES))
         {
             return None;
         }
@@ -327,14 +327,14 @@ impl Slices {
 
     /// `conv` (`FN` planes of `OH·OW`) ← `b + W·col`, for `w` the `(FN, C·FH·FW)` filter
     /// matrix, column-major, and `col` one sample's col.
-    pub(crate) fn forward<T: Float>(&self, col: &[T], w: &[T], b: &[T], conv: &mut [T]) {
+    pub(crate) fn forward<T: Scalar>(&self, col: &[T], w: &[T], b: &[T], conv: &mut [T]) {
         correlate(col, &self.col_offsets, w, Some(b), conv, self.positions);
     }
 
     /// Adds `dout·colᵀ` to `dw` (`(FN, C·FH·FW)`, column-major), through `dout_t`, the output
     /// gradient `dconv` (`FN` planes of `OH·OW`) transposed. Needs filters in multiples of
-    /// [`LANES`] (small filter gradients go through [`kernels::FilterGradient`] instead).
-    pub(crate) fn add_filter_gradient<T: Float>(
+    /// [`LANES`] (small filter gradients go through [`small::FilterGradient`] instead).
+    pub(crate) fn add_filter_gradient<T: Scalar>(
         &self,
         col: &[T],
         dconv: &[T],
@@ -342,7 +342,7 @@ impl Slices {
         dw: &mut [T],
     ) {
         let (positions, filters) = (self.positions, self.grad_offsets.len());
-        dout_t.resize(positions * filters, T::zero());
+        dout_t.resize(positions * filters, T::ZERO);
         for (f, plane) in dconv.chunks_exact(positions).enumerate() {
             for (p, &d) in plane.iter().enumerate() {
                 dout_t[p * filters + f] = d;
@@ -354,7 +354,7 @@ impl Slices {
     /// `dcol` (the col's `C·FH·FW` planes of `OH·OW`) ← `Wᵀ·dconv`, for `wt` the filters one
     /// after the other (`W` row-major) and `dconv` the output gradient (`FN` planes of
     /// `OH·OW`). [`col2im`](crate::im2col::col2im) then makes it the input gradient.
-    pub(crate) fn col_gradient<T: Float>(&self, dconv: &[T], wt: &[T], dcol: &mut [T]) {
+    pub(crate) fn col_gradient<T: Scalar>(&self, dconv: &[T], wt: &[T], dcol: &mut [T]) {
         correlate(dconv, &self.grad_offsets, wt, None, dcol, self.positions);
     }
 }
@@ -396,7 +396,7 @@ impl Rows {
 /// `out[f][q] = bias[f] + Σ_k weights[k·F + f] · input[offsets[k] + q]` for the `F` planes of
 /// `q_len` positions of `out` (`q_len` a multiple of [`LANES`]).
 #[multiversion(targets = "simd")]
-fn correlate<T: Float>(
+fn correlate<T: Scalar>(
     input: &[T],
     offsets: &[usize],
     weights: &[T],
@@ -446,7 +446,7 @@ struct Kernel<'a, T> {
     q_len: usize,
 }
 
-impl<T: Float> Kernel<'_, T> {
+impl<T: Scalar> Kernel<'_, T> {
     /// All filters at positions `q..q + M·LANES`.
     #[inline(always)]
     fn columns<const M: usize>(&self, out: &mut [T], q: usize) {
@@ -469,7 +469,7 @@ impl<T: Float> Kernel<'_, T> {
     /// Filters `f..f + R` at positions `q..q + M·LANES`, summed in registers.
     #[inline(always)]
     fn block<const R: usize, const M: usize>(&self, out: &mut [T], f: usize, q: usize) {
-        let mut acc = [[[T::zero(); LANES]; M]; R];
+        let mut acc = [[[T::ZERO; LANES]; M]; R];
         if let Some(bias) = self.bias {
             for (i, row) in acc.iter_mut().enumerate() {
                 *row = [[bias[f + i]; LANES]; M];
@@ -488,7 +488,7 @@ impl<T: Float> Kernel<'_, T> {
             });
             // Each weight in a vector of its own (the compiler broadcasts it).
             let w: [[T; LANES]; R] = std::array::from_fn(|i| [weights[f + i]; LANES]);
-            kernels::step(&mut acc, &w, &x); // acc[i][m] += w[i]·x[m]
+            step(&mut acc, &w, &x); // acc[i][m] += w[i]·x[m]
         }
         for (i, row) in acc.iter().enumerate() {
             for (m, lanes) in row.iter().enumerate() {
@@ -502,7 +502,7 @@ impl<T: Float> Kernel<'_, T> {
 /// `dw[k·F + f] += Σ_q dout_t[q·F + f] · input[offsets[k] + q]` for the `F` filters of `dout_t`
 /// (`q_len` rows of `F` values, `F` a multiple of [`LANES`]).
 #[multiversion(targets = "simd")]
-fn filter_gradient<T: Float>(
+fn filter_gradient<T: Scalar>(
     dout_t: &[T],
     input: &[T],
     offsets: &[usize],
@@ -549,7 +549,7 @@ struct Gradient<'a, T> {
     q_len: usize,
 }
 
-impl<T: Float> Gradient<'_, T> {
+impl<T: Scalar> Gradient<'_, T> {
     /// Filters `f..f + FV·LANES` × all weights, `C` weights at a time.
     #[inline(always)]
     fn rows<const FV: usize, const C: usize>(&self, dw: &mut [T], f: usize) {
@@ -572,7 +572,7 @@ impl<T: Float> Gradient<'_, T> {
         // (Loaded by plain copies: built with `array::from_fn`, the sums went through a call of
         // `memmove`, a sixth of the time of `DeepConvNet`'s 8×8 layers, whose sums see only 64
         // positions per sample.)
-        let mut acc = [[[T::zero(); LANES]; C]; FV];
+        let mut acc = [[[T::ZERO; LANES]; C]; FV];
         for (v, row) in acc.iter_mut().enumerate() {
             for (j, lanes) in row.iter_mut().enumerate() {
                 let at = (k + j) * filters + f + v * LANES;
@@ -594,7 +594,7 @@ impl<T: Float> Gradient<'_, T> {
                 let value = x[j][q];
                 for v in 0..FV {
                     for l in 0..LANES {
-                        acc[v][j][l] = d[v][l].mul_add(value, acc[v][j][l]);
+                        acc[v][j][l] = d[v][l].fma(value, acc[v][j][l]);
                     }
                 }
             }
@@ -611,8 +611,8 @@ impl<T: Float> Gradient<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Shape;
-    use crate::im2col::{Window, col2im, im2col};
+    use crate::im2col::{col2im, im2col};
+    use crate::{Shape, Window};
 
     /// Small integers: every sum is exact, so the direct kernels must give the bits of im2col
     /// and the products written out.

@@ -1,7 +1,7 @@
 //! The inner loops of [`FastNumericalGradient`](super::FastNumericalGradient): what one loss
 //! difference costs, written so that the compiler turns [`LANES`] of them into a few SIMD
 //! instructions, compiled for AVX-512, AVX2, SSE4.2 and the baseline (`multiversion`, picked at
-//! run time like [`sigmoid_in_place`](crate::functions::sigmoid_in_place)).
+//! run time like [`sigmoid_in_place`](crate::elementwise::sigmoid_in_place)).
 //!
 //! The loops call [`exp_f64`] and [`ln_f64`], branch-free versions of `f64::exp` and `f64::ln`
 //! (the standard library's call the C library one value at a time, which no loop vectorises).
@@ -10,7 +10,7 @@
 
 use multiversion::multiversion;
 
-use crate::gradient::H;
+use super::H;
 
 /// How many loss differences one pass of the loops computes side by side: one AVX-512 register
 /// of `f64`, two AVX2 registers.
@@ -22,7 +22,7 @@ pub(super) trait Act {
     fn apply(u: f64) -> f64;
 }
 
-/// `σ(u) = 1 / (1 + exp(−u))`, the formula of [`crate::functions::sigmoid`].
+/// `σ(u) = 1 / (1 + exp(−u))`, the sigmoid's formula.
 pub(super) struct SigmoidAct;
 
 impl Act for SigmoidAct {
@@ -32,7 +32,7 @@ impl Act for SigmoidAct {
     }
 }
 
-/// `max(0, u)` exactly as [`crate::functions::relu`]: `u` when `u > 0`, else `0` (also at the
+/// `max(0, u)` exactly as the ReLU layer: `u` when `u > 0`, else `0` (also at the
 /// kink, where a central difference straddling `0` sees one side only).
 pub(super) struct ReluAct;
 
@@ -408,7 +408,7 @@ mod tests {
         let mut worst: f64 = 0.0;
         for _ in 0..100_000 {
             let u = rng.random_range(-40.0..40.0);
-            worst = worst.max(ulps(SigmoidAct::apply(u), crate::functions::sigmoid(u)));
+            worst = worst.max(ulps(SigmoidAct::apply(u), 1.0 / (1.0 + (-u).exp())));
         }
         assert!(worst <= 4.0, "worst {worst} ulp");
     }

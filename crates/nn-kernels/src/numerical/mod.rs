@@ -5,7 +5,7 @@
 //!
 //! # What changes when one weight moves
 //!
-//! [`TwoLayerNet::numerical_gradient`](crate::TwoLayerNet::numerical_gradient) runs the whole
+//! nn-core's naive `TwoLayerNet::numerical_gradient` runs the whole
 //! forward pass twice per parameter: 2 × 39760 passes of the 784-50-10 network, each a
 //! `784·50·N` matrix product. Yet moving one weight changes little:
 //!
@@ -43,14 +43,30 @@ mod kernel;
 
 use rayon::prelude::*;
 
-use crate::gradient::H;
-use crate::layers::ensure_shape;
-use crate::{Activation, Float, Matrix, Op, Targets};
+use nalgebra::DMatrix;
+
+use crate::gemm::{Op, gemm};
+use crate::{Scalar, ensure_shape};
 use kernel::{Act, Forward, ReluAct, SigmoidAct};
+
+/// The step of the central differences, the book's `h = 1e-4` (§4.3.1); nn-core's
+/// `gradient::H` is the same value.
+pub const H: f64 = 1e-4;
+
+/// The hidden layer's activation of the two-layer network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hidden {
+    /// `σ(u) = 1 / (1 + exp(−u))`.
+    Sigmoid,
+    /// `max(0, u)`.
+    Relu,
+}
+
+type Matrix<T> = DMatrix<T>;
 
 /// The numerical gradient of a two-layer network (`Affine → Sigmoid or ReLU → Affine →
 /// SoftmaxWithLoss`, labels as targets), entry by entry by central differences like
-/// [`TwoLayerNet::numerical_gradient`](crate::TwoLayerNet::numerical_gradient), but evaluating
+/// nn-core's naive `TwoLayerNet::numerical_gradient`, but evaluating
 /// only what each perturbation changes (see the [module docs](self)).
 ///
 /// It holds `f64` copies of the parameters and the batch, the cached forward pass and the sparse
@@ -60,33 +76,33 @@ use kernel::{Act, Forward, ReluAct, SigmoidAct};
 /// buffers.
 ///
 /// ```
-/// use nn_core::{Activation, Matrix, NetConfig, Targets, TwoLayerNet};
-/// use nn_core::numerical_fast::FastNumericalGradient;
+/// use nalgebra::DMatrix;
+/// use nn_kernels::numerical::{FastNumericalGradient, H, Hidden};
 ///
-/// let config = NetConfig {
-///     input_size: 6,
-///     hidden_size: 4,
-///     output_size: 3,
-///     activation: Activation::Sigmoid,
-///     weight_init_std: 0.5,
+/// // A 2-2-2 network, one sample.
+/// let w1 = DMatrix::from_row_slice(2, 2, &[0.5_f64, -0.3, 0.8, 0.1]);
+/// let b1 = DMatrix::from_column_slice(2, 1, &[0.1, -0.2]);
+/// let w2 = DMatrix::from_row_slice(2, 2, &[1.0, -1.0, 0.5, 0.25]);
+/// let b2 = DMatrix::from_column_slice(2, 1, &[0.0, 0.3]);
+/// let x = DMatrix::from_column_slice(2, 1, &[1.0, 2.0]);
+/// let labels = [1];
+/// // The loss written out: softmax cross-entropy of W2ᵀ·σ(W1ᵀ·x + b1) + b2.
+/// let loss = |w1: &DMatrix<f64>| {
+///     let z = (w1.transpose() * &x + &b1).map(|a| 1.0 / (1.0 + (-a).exp()));
+///     let a = w2.transpose() * z + &b2;
+///     (a[0].exp() + a[1].exp()).ln() - a[1]
 /// };
-/// let mut net = TwoLayerNet::<f64>::new(config, 7)?;
-/// let x = Matrix::from_fn(6, 5, |i, n| if (i + n) % 3 == 0 { 0.0 } else { (i * n) as f64 / 10.0 });
-/// let labels = [0, 2, 1, 1, 0];
-///
-/// let p = net.params();
-/// let mut grads = [&p.w1, &p.b1, &p.w2, &p.b2].map(|m| Matrix::zeros(m.nrows(), m.ncols()));
+/// let mut grads = [(2, 2), (2, 1), (2, 2), (2, 1)].map(|(r, c)| DMatrix::zeros(r, c));
 /// let [g_w1, g_b1, g_w2, g_b2] = &mut grads;
 /// let mut fast = FastNumericalGradient::new();
-/// let params = [&p.w1, &p.b1, &p.w2, &p.b2];
-/// let loss = fast.gradient(params, Activation::Sigmoid, &x, &labels, [g_w1, g_b1, g_w2, g_b2]);
-///
-/// let naive = net.numerical_gradient(&x, Targets::Labels(&labels)); // 2 forward passes per entry
-/// assert!((loss - net.loss(&x, Targets::Labels(&labels))).abs() < 1e-12);
-/// for (fast, (name, naive)) in grads.iter().zip(naive.named()) {
-///     assert!((fast - naive).abs().max() < 1e-9, "{name}");
-/// }
-/// # Ok::<(), nn_core::ConfigError>(())
+/// let l = fast.gradient([&w1, &b1, &w2, &b2], Hidden::Sigmoid, &x, &labels, [g_w1, g_b1, g_w2, g_b2]);
+/// assert!((l - loss(&w1)).abs() < 1e-15);
+/// // W1[1, 0] by the book's central difference, the whole loss twice:
+/// let (mut plus, mut minus) = (w1.clone(), w1.clone());
+/// plus[(1, 0)] += H;
+/// minus[(1, 0)] -= H;
+/// let naive = (loss(&plus) - loss(&minus)) / (2.0 * H);
+/// assert!((grads[0][(1, 0)] - naive).abs() < 1e-10);
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct FastNumericalGradient {
@@ -126,7 +142,7 @@ impl FastNumericalGradient {
     /// returns the batch's mean loss `L` (in `f64`, before any perturbation).
     ///
     /// `params` are `W1` `(inputs, hidden)`, `b1` `(hidden, 1)`, `W2` `(hidden, classes)`, `b2`
-    /// `(classes, 1)` (a [`TwoLayerNet`](crate::TwoLayerNet)'s shapes), `x` is the batch
+    /// `(classes, 1)` (the two-layer network's shapes), `x` is the batch
     /// `(inputs, N)`, one sample per column, `labels` its `N` class indices; `grads` have the
     /// parameters' shapes. Each entry's gradient is the book's
     /// `(L(w + h) − L(w − h)) / 2h` with `h = 1e-4`; the columns of `W1` are shared between the
@@ -134,10 +150,10 @@ impl FastNumericalGradient {
     ///
     /// # Panics
     /// If a shape does not fit, or a label is not below `classes`: bugs of the caller.
-    pub fn gradient<T: Float>(
+    pub fn gradient<T: Scalar>(
         &mut self,
         params: [&Matrix<T>; 4],
-        activation: Activation,
+        activation: Hidden,
         x: &Matrix<T>,
         labels: &[u8],
         grads: [&mut Matrix<T>; 4],
@@ -160,16 +176,28 @@ impl FastNumericalGradient {
             inputs,
             "x must have {inputs} rows, one per input"
         );
-        Targets::<T>::Labels(labels).check(classes, batch);
+        assert_eq!(
+            labels.len(),
+            batch,
+            "{} labels for {batch} samples",
+            labels.len()
+        );
+        if let Some((n, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|&(_, &l)| usize::from(l) >= classes)
+        {
+            panic!("label {l} of sample {n} is out of range: there are {classes} classes");
+        }
 
         self.load(params, x);
         let loss = match activation {
-            Activation::Sigmoid => self.forward::<SigmoidAct>(labels),
-            Activation::Relu => self.forward::<ReluAct>(labels),
+            Hidden::Sigmoid => self.forward::<SigmoidAct>(labels),
+            Hidden::Relu => self.forward::<ReluAct>(labels),
         };
         match activation {
-            Activation::Sigmoid => self.differences::<SigmoidAct>(labels),
-            Activation::Relu => self.differences::<ReluAct>(labels),
+            Hidden::Sigmoid => self.differences::<SigmoidAct>(labels),
+            Hidden::Relu => self.differences::<ReluAct>(labels),
         }
 
         // (L₊ − L₋) / 2h with L the mean over the batch, as the naive method divides.
@@ -197,7 +225,7 @@ impl FastNumericalGradient {
 
     /// Sizes the buffers and copies the parameters and the batch into them, in `f64`, with the
     /// biases as the weights of a constant input 1; lists each sample's non-zero inputs.
-    fn load<T: Float>(&mut self, [w1, b1, w2, b2]: [&Matrix<T>; 4], x: &Matrix<T>) {
+    fn load<T: Scalar>(&mut self, [w1, b1, w2, b2]: [&Matrix<T>; 4], x: &Matrix<T>) {
         let (inputs, hidden) = w1.shape();
         let (classes, batch) = (w2.ncols(), x.ncols());
         ensure_shape(&mut self.w1, inputs + 1, hidden);
@@ -257,18 +285,18 @@ impl FastNumericalGradient {
 
     /// The forward pass of the loaded batch: caches `a1`, `[z1; 1]`, `y = softmax(a2)` and
     /// their transposes, and returns the mean loss. The loss of each sample is
-    /// [`SoftmaxWithLoss`](crate::layers::SoftmaxWithLoss)'s: `ln Σ exp(a2 − max) − (a2_label −
+    /// the softmax-with-loss layer's: `ln Σ exp(a2 − max) − (a2_label −
     /// max)`.
     fn forward<A: Act>(&mut self, labels: &[u8]) -> f64 {
         let (hidden, batch) = self.a1.shape();
-        f64::gemm(1.0, &self.w1, Op::T, &self.x, Op::N, 0.0, &mut self.a1);
+        gemm(1.0, &self.w1, Op::T, &self.x, Op::N, 0.0, &mut self.a1);
         for n in 0..batch {
             for j in 0..hidden {
                 self.z1[(j, n)] = A::apply(self.a1[(j, n)]);
             }
             self.z1[(hidden, n)] = 1.0;
         }
-        f64::gemm(1.0, &self.w2_t, Op::N, &self.z1, Op::N, 0.0, &mut self.y);
+        gemm(1.0, &self.w2_t, Op::N, &self.z1, Op::N, 0.0, &mut self.y);
         let mut total = 0.0;
         for (mut column, &label) in self.y.column_iter_mut().zip(labels) {
             let max = column.iter().copied().fold(f64::NEG_INFINITY, f64::max);

@@ -2,7 +2,7 @@
 //! batch of 100 MNIST images and on an evaluation chunk of 1000.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use nn_core::normalize_pixels;
+use nn_kernels::elementwise::normalize_pixels;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;

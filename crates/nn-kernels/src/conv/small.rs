@@ -19,10 +19,8 @@
 
 use multiversion::multiversion;
 
-use crate::Float;
-
-/// Values per partial-sum vector: 16 `f32` fill an AVX-512 register.
-pub(crate) const LANES: usize = 16;
+use crate::Scalar;
+use crate::elementwise::LANES;
 
 /// The most (filter, weight) pairs whose partial sums [`FilterGradient`] keeps (256 KiB of `f32`
 /// sums: they stay in the core's L2 cache).
@@ -48,16 +46,16 @@ pub(crate) fn serves(filters: usize, weights: usize) -> bool {
     filters * weights <= MAX_PAIRS
 }
 
-impl<T: Float> FilterGradient<T> {
+impl<T: Scalar> FilterGradient<T> {
     /// Starts a sum of `filters × weights` (all partial sums at zero).
     pub(crate) fn start(&mut self, filters: usize, weights: usize) {
         self.filters = filters;
         self.weights = weights;
         let len = filters * weights * LANES;
         if self.sums.len() != len {
-            self.sums = vec![T::zero(); len];
+            self.sums = vec![T::ZERO; len];
         } else {
-            self.sums.fill(T::zero());
+            self.sums.fill(T::ZERO);
         }
     }
 
@@ -76,14 +74,14 @@ impl<T: Float> FilterGradient<T> {
         for f in 0..self.filters {
             for k in 0..self.weights {
                 let lanes = &self.sums[(f * self.weights + k) * LANES..][..LANES];
-                dw[k * self.filters + f] = lanes.iter().fold(T::zero(), |s, &v| s + v);
+                dw[k * self.filters + f] = lanes.iter().fold(T::ZERO, |s, &v| s + v);
             }
         }
     }
 }
 
 #[multiversion(targets = "simd")]
-fn add_sample<T: Float>(sums: &mut [T], weights: usize, dout: &[T], col: &[T], positions: usize) {
+fn add_sample<T: Scalar>(sums: &mut [T], weights: usize, dout: &[T], col: &[T], positions: usize) {
     let filters = dout.len() / positions;
     let mut f = 0;
     while f < filters {
@@ -120,7 +118,7 @@ fn add_sample<T: Float>(sums: &mut [T], weights: usize, dout: &[T], col: &[T], p
 /// The pairs of filters `f..f + R` and weights `k..k + C`: their partial sums, loaded into local
 /// arrays (registers), gain one sample.
 #[inline(always)]
-fn block<T: Float, const R: usize, const C: usize>(
+fn block<T: Scalar, const R: usize, const C: usize>(
     sums: &mut [T],
     weights: usize,
     dout: &[T],
@@ -129,7 +127,7 @@ fn block<T: Float, const R: usize, const C: usize>(
     f: usize,
     k: usize,
 ) {
-    let mut acc = [[[T::zero(); LANES]; C]; R];
+    let mut acc = [[[T::ZERO; LANES]; C]; R];
     for (i, row) in acc.iter_mut().enumerate() {
         for (j, lanes) in row.iter_mut().enumerate() {
             let at = ((f + i) * weights + k + j) * LANES;
@@ -149,7 +147,7 @@ fn block<T: Float, const R: usize, const C: usize>(
         // so that the sums stay in registers (indexing a lane by a variable would keep them in
         // memory for the whole loop).
         let padded = |row: &[T]| {
-            let mut v = [T::zero(); LANES];
+            let mut v = [T::ZERO; LANES];
             for (v, &x) in v.iter_mut().zip(&row[full..]) {
                 *v = x;
             }
@@ -167,31 +165,9 @@ fn block<T: Float, const R: usize, const C: usize>(
     }
 }
 
-/// The sum of `values`, in [`LANES`] partial sums (value `i` to lane `i mod LANES`) added up at
-/// the end: the same order whatever the machine, and a loop the compiler vectorises (a single
-/// running sum waits for each addition in turn, 16 times slower).
-pub(crate) fn sum<T: Float>(values: &[T]) -> T {
-    sum_lanes(values)
-}
-
-#[multiversion(targets = "simd")]
-fn sum_lanes<T: Float>(values: &[T]) -> T {
-    let mut lanes = [T::zero(); LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (s, &v) in lanes.iter_mut().zip(chunk) {
-            *s += v;
-        }
-    }
-    for (s, &v) in lanes.iter_mut().zip(chunks.remainder()) {
-        *s += v;
-    }
-    lanes.iter().fold(T::zero(), |s, &v| s + v)
-}
-
 /// One step of every partial sum of a block: `acc[i][j] += dv[i] ⊙ cv[j]`, fused.
 #[inline(always)]
-pub(crate) fn step<T: Float, const R: usize, const C: usize>(
+pub(crate) fn step<T: Scalar, const R: usize, const C: usize>(
     acc: &mut [[[T; LANES]; C]; R],
     dv: &[[T; LANES]; R],
     cv: &[[T; LANES]; C],
@@ -199,7 +175,7 @@ pub(crate) fn step<T: Float, const R: usize, const C: usize>(
     for i in 0..R {
         for j in 0..C {
             for l in 0..LANES {
-                acc[i][j][l] = dv[i][l].mul_add(cv[j][l], acc[i][j][l]);
+                acc[i][j][l] = dv[i][l].fma(cv[j][l], acc[i][j][l]);
             }
         }
     }
