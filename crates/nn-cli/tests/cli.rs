@@ -873,7 +873,7 @@ fn a_symlinked_model_file_is_written_through_its_link() {
     assert!(
         fs::read_to_string(&target)
             .unwrap()
-            .contains("format_version: 2")
+            .contains("format_version: 3")
     );
 }
 

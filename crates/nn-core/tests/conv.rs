@@ -836,3 +836,38 @@ fn the_specs_name_and_count_the_cnn_parameters_as_the_book() {
     assert_eq!(deep_names[14], "W8(50, 10)");
     assert_eq!(deep_names.len(), 16);
 }
+
+/// `inspect_layers` hands out each layer of the spec with that layer's own output. SimpleConvNet
+/// runs its convolution, ReLU and pooling as one fused layer; zipping the fused layers with the
+/// spec's (as it once did) named the pooled output "Convolution" and shifted every later name.
+/// Each output is checked against the layer computed on its own: the convolution against
+/// `Convolution` with `W1` and `b1`, ReLU and pooling against theirs, the last against `predict`.
+#[test]
+fn inspect_layers_reports_every_layer_of_a_fused_network() {
+    let spec = NetSpec::simple_conv_net(Shape::new(1, 12, 12), 10);
+    let shapes = spec.check().unwrap();
+    let mut net = Sequential::<f64>::new(spec.clone(), 3).unwrap();
+    let x = random(144, 5, 8).map(|v| v.abs());
+    let mut seen = Vec::new();
+    net.inspect_layers(&x, |i, layer, out| {
+        seen.push((i, layer.clone(), out.clone()))
+    });
+    assert_eq!(seen.len(), spec.layers.len());
+    for (i, layer, out) in &seen {
+        assert_eq!(layer, &spec.layers[*i], "layer {i}");
+        assert_eq!(
+            out.shape(),
+            (shapes[*i].len().unwrap(), 5),
+            "layer {i} ({layer})"
+        );
+    }
+    let params = net.named_params();
+    let (w1, b1) = (params[0].1.clone(), params[1].1.clone());
+    let mut conv = Convolution::new(w1, b1, spec.input, Window::square(5, 1, 0)).unwrap();
+    let conv_out = conv.forward(&x).clone();
+    assert_eq!(seen[0].2, conv_out, "the convolution's own output");
+    assert_eq!(seen[1].2, conv_out.map(|v| v.max(0.0)), "ReLU's output");
+    let mut pool = Pooling::new(shapes[1], Window::square(2, 2, 0)).unwrap();
+    assert_eq!(&seen[2].2, pool.forward(&seen[1].2), "pooling's output");
+    assert_eq!(&seen[5].2, net.predict(&x), "the scores");
+}

@@ -425,3 +425,72 @@ fn specs_are_checked_before_anything_is_built() {
     let parse = ron::from_str::<NetSpec>(text).unwrap_err().to_string();
     assert!(parse.contains("bias"), "{parse}");
 }
+
+/// Errors are typed by what is wrong (nn-cli maps each to its flag by variant), and a network too
+/// large to count is said to be too large: it used to be reported as an input shape holding no
+/// value.
+#[test]
+fn spec_errors_say_what_is_wrong() {
+    use nn_core::LayerError;
+    let spec = |input: Shape, layers: Vec<LayerSpec>| NetSpec {
+        input,
+        layers,
+        init: Init::He,
+        weight_decay: 0.0,
+    };
+    let dropout = spec(Shape::flat(4), vec![LayerSpec::Dropout { ratio: 1.5 }]);
+    assert!(matches!(
+        dropout.check(),
+        Err(SpecError::Layer {
+            position: 1,
+            error: LayerError::DropoutRatio(r),
+            ..
+        }) if r == 1.5
+    ));
+    let zero = spec(Shape::flat(4), vec![LayerSpec::Affine { out: 0 }]);
+    assert!(matches!(
+        zero.check(),
+        Err(SpecError::Layer {
+            error: LayerError::ZeroSize("out"),
+            ..
+        })
+    ));
+    let window = spec(
+        Shape::new(1, 2, 2),
+        vec![LayerSpec::Convolution {
+            filters: 1,
+            size: 3,
+            stride: 1,
+            pad: 0,
+        }],
+    );
+    assert!(matches!(
+        window.check(),
+        Err(SpecError::Layer {
+            error: LayerError::Geometry(_),
+            ..
+        })
+    ));
+    let overflow = spec(
+        Shape::flat(784),
+        vec![LayerSpec::Affine { out: usize::MAX }],
+    );
+    assert!(matches!(
+        overflow.check(),
+        Err(SpecError::Layer {
+            error: LayerError::TooLarge(_),
+            ..
+        })
+    ));
+    // Two layers of 2⁶³ weights each: each count fits, their sum does not.
+    let huge = spec(
+        Shape::flat(1 << 32),
+        vec![
+            LayerSpec::Affine { out: 1 << 31 },
+            LayerSpec::Affine { out: 1 << 32 },
+        ],
+    );
+    let err = huge.param_count().unwrap_err();
+    assert_eq!(err, SpecError::TooLarge);
+    assert!(err.to_string().contains("too large"), "{err}");
+}

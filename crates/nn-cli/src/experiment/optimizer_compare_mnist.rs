@@ -42,7 +42,7 @@ pub fn run(ctx: &Context) -> Result<()> {
     .map(|kind| Contender {
         label: kind.name().to_string(),
         spec: network(input, Init::He),
-        optimizer: kind.with_lr(kind.default_lr()),
+        optimizer: kind.with_lr(kind.class_lr()),
     })
     .collect();
     let iters = if ctx.quick { QUICK_ITERS } else { ITERS };

@@ -288,7 +288,7 @@ mod tests {
                 let config = TrainConfig {
                     batch_size: 100,
                     length: Length::Iters(60),
-                    optimizer: kind.with_lr(kind.default_lr()),
+                    optimizer: kind.with_lr(kind.class_lr()),
                     seed: 7 + i as u64,
                     ..TrainConfig::default()
                 };

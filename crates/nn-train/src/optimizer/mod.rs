@@ -166,10 +166,26 @@ impl OptimizerKind {
         OptimizerKind::Adam,
     ];
 
-    /// The learning rate a run uses when none is given, the one place it is decided: 0.1 for
-    /// SGD, as the book's chapter-4 script `train_neuralnet.py` trains (its `SGD` class
-    /// defaults to 0.01, which the chapter-6 scripts pass explicitly where they use it); Adam's
-    /// 0.001; 0.01 for the others, as their classes.
+    /// The learning rate of the book's class (`SGD(lr=0.01)`, `Momentum(lr=0.01)`…,
+    /// `Adam(lr=0.001)`): what the chapter-6 scripts get when they build an optimizer without
+    /// one (`optimizer_compare_mnist.py`).
+    ///
+    /// ```
+    /// use nn_train::OptimizerKind;
+    /// assert_eq!(OptimizerKind::Sgd.class_lr(), 0.01);
+    /// assert_eq!(OptimizerKind::Adam.class_lr(), 0.001);
+    /// ```
+    pub fn class_lr(self) -> f64 {
+        match self {
+            OptimizerKind::Adam => 0.001,
+            _ => 0.01,
+        }
+    }
+
+    /// The learning rate a training run uses when none is given: 0.1 for SGD, as the book's
+    /// chapter-4 script `train_neuralnet.py` trains, the [`class_lr`](Self::class_lr) for the
+    /// others (the CNN scripts' Adam is 0.001). With `class_lr`, the one place where learning
+    /// rates are decided.
     ///
     /// ```
     /// use nn_train::OptimizerKind;
@@ -180,8 +196,7 @@ impl OptimizerKind {
     pub fn default_lr(self) -> f64 {
         match self {
             OptimizerKind::Sgd => 0.1,
-            OptimizerKind::Adam => 0.001,
-            _ => 0.01,
+            kind => kind.class_lr(),
         }
     }
 
