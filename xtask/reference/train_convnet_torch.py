@@ -29,7 +29,11 @@ try:
     import torch
     from torch import nn
 except ImportError as e:
-    print(f"error: cannot import torch ({e}): `python3 -m pip install torch`", file=sys.stderr)
+    print(
+        f"error: cannot import torch ({e}): `cargo xtask bench --net ...` installs it into "
+        "target/py-venv and runs this script with that environment's python",
+        file=sys.stderr,
+    )
     sys.exit(3)
 
 

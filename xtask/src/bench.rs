@@ -10,26 +10,33 @@
 //! iterations of the book's CNNs with the book's NumPy code and with PyTorch on the CPU (see
 //! [`cnn`]).
 //!
+//! The Python references run in a virtual environment of the project's own, `target/py-venv`,
+//! into which the bench installs what they import: numpy, and torch only after saying what it
+//! is (several GB) and asking, or with `--yes` (see [`python`]).
+//!
 //! ```text
 //! cargo xtask bench                   # 3 rounds of (nn-cli train, NumPy)
 //! cargo xtask bench --runs 5 --skip-numpy --activation relu
 //! cargo xtask bench --net simple-convnet --iters 300   # nn-cli, NumPy, PyTorch per iteration
+//! cargo xtask bench --net deep-convnet --yes    # install PyTorch without asking, if missing
 //! ```
 
 mod cnn;
 mod gemm;
 mod measure;
+mod python;
 
 use std::ffi::OsString;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 
 use gemm::GemmRates;
 use measure::Measurement;
+use python::{Reference, Venv};
 
 /// Arguments of `cargo xtask bench`.
 #[derive(clap::Args)]
@@ -58,6 +65,10 @@ pub struct BenchArgs {
     /// With a CNN: do not run (or install) the PyTorch reference.
     #[arg(long)]
     skip_torch: bool,
+    /// Install what the Python references need into target/py-venv without asking (PyTorch
+    /// from PyPI is several GB); without it the bench asks on a terminal, and stops elsewhere.
+    #[arg(long)]
+    yes: bool,
     #[command(subcommand)]
     helper: Option<Helper>,
 }
@@ -163,6 +174,19 @@ fn bench(args: &BenchArgs) -> Result<()> {
     };
     check_data(&data)?;
 
+    // The references' Python first: a question about a large install comes before the build.
+    let target = target_dir(&root)?;
+    let venv = Venv::in_target(&target);
+    let mut wanted = Vec::new();
+    if !args.skip_numpy {
+        wanted.push(Reference::NumPy);
+    }
+    if args.net != "mlp" && !args.skip_torch {
+        wanted.push(Reference::PyTorch);
+    }
+    let ready = python::prepare(&venv, &wanted, args.yes)?;
+    let numpy = ready.contains(&Reference::NumPy);
+
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("bench: building nn-cli and xtask in release");
     let status = Command::new(&cargo)
@@ -181,25 +205,22 @@ fn bench(args: &BenchArgs) -> Result<()> {
     if !status.success() {
         bail!("`cargo build --release -p nn-cli -p xtask` failed ({status})");
     }
-    let release = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("release");
+    let release = target.join("release");
     let nn_cli = release.join("nn-cli");
     let release_xtask = release.join("xtask");
 
-    let numpy = !args.skip_numpy && numpy_available()?;
     if args.net != "mlp" {
-        let torch = !args.skip_torch && cnn::torch_available();
         return cnn::bench(&cnn::Setup {
             root: &root,
             data: &data,
             nn_cli: &nn_cli,
             xtask: &release_xtask,
+            python: &venv.python(),
             net: &args.net,
             iters: args.iters.unwrap_or_else(|| cnn::default_iters(&args.net)),
             runs: args.runs,
             numpy,
-            torch,
+            torch: ready.contains(&Reference::PyTorch),
         });
     }
 
@@ -253,7 +274,7 @@ fn bench(args: &BenchArgs) -> Result<()> {
         ours.push(run);
 
         if numpy {
-            let mut python = Command::new("python3");
+            let mut python = Command::new(venv.python());
             python.arg(&reference).arg("--data").arg(&data);
             let (measurement, stdout) = measured(&release_xtask, &python, &root)?;
             let test_acc = parse_reference_accuracy(&stdout)?;
@@ -309,6 +330,14 @@ fn busy_cpu_seconds() -> Option<f64> {
     Some(busy as f64 / 100.0)
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR`, or `target` in the workspace.
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    std::path::absolute(&dir)
+        .with_context(|| format!("cannot resolve the target folder {}", dir.display()))
+}
+
 /// The workspace root: the parent of this crate's folder.
 fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -335,36 +364,6 @@ fn check_data(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Whether `python3` can import numpy, installing it with pip when it cannot.
-fn numpy_available() -> Result<bool> {
-    let imports = |quiet: bool| {
-        Command::new("python3")
-            .args(["-c", "import numpy"])
-            .stderr(if quiet {
-                Stdio::null()
-            } else {
-                Stdio::inherit()
-            })
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if imports(true) {
-        return Ok(true);
-    }
-    println!("bench: numpy is missing; installing it with `python3 -m pip install numpy`");
-    let pip = Command::new("python3")
-        .args(["-m", "pip", "install", "numpy"])
-        .status();
-    if pip.is_ok_and(|s| s.success()) && imports(false) {
-        return Ok(true);
-    }
-    println!(
-        "bench: could not install numpy (see pip's message above, or is python3 missing?): \
-         benchmarking nn-cli train only"
-    );
-    Ok(false)
 }
 
 /// Runs `command` through the `measure` helper of the `xtask` executable, from `dir`, and returns

@@ -3,6 +3,7 @@
 //! than not a PNG, files that are not PNGs, blank and uniform images; and the real MNIST test
 //! digits, none of which may be taken for "no digit".
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -229,16 +230,56 @@ fn a_drawn_digit_png_is_read() {
     assert!(digit_image::ink_mass(&pixels) > 40.0);
 }
 
-/// The real MNIST test images, if present.
+/// Whether the value of the `CI` variable says this is a CI run: set, and neither empty, `0` nor
+/// `false` (in any case). On CI (`.ci/run` sets `CI`) missing data fails the test, so that a green
+/// CI means it ran; elsewhere it prints `skipped: ...` and passes.
+fn is_ci(value: Option<&OsStr>) -> bool {
+    value.is_some_and(|v| {
+        let v = v.to_string_lossy();
+        let v = v.trim();
+        !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// The real MNIST test images from `MNIST_DIR` if set, else `data/mnist` or
+/// `../shared/data/mnist`. When none has them: a failure on CI, a `skipped:` line elsewhere.
 fn real_test_images() -> Option<mnist_io::Images> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for dir in [root.join("data/mnist"), root.join("../shared/data/mnist")] {
-        if let Some(path) = mnist_io::find_file(&dir, mnist_io::TEST_IMAGES) {
+    let dirs = match std::env::var_os("MNIST_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![root.join("data/mnist"), root.join("../shared/data/mnist")],
+    };
+    for dir in &dirs {
+        if let Some(path) = mnist_io::find_file(dir, mnist_io::TEST_IMAGES) {
             return Some(mnist_io::idx::read_images(&path).unwrap());
         }
     }
-    eprintln!("skipped: real MNIST not found (run `cargo xtask fetch-mnist`)");
+    let what = format!(
+        "the real MNIST test images: no {} (raw or .gz) in {}. Run `cargo xtask fetch-mnist` \
+         (or `cargo xtask fetch-mnist --mirror ../shared/data/mnist`), or set MNIST_DIR to their \
+         folder",
+        mnist_io::TEST_IMAGES,
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    );
+    if is_ci(std::env::var_os("CI").as_deref()) {
+        panic!("CI is set, so missing test data is a failure, not a skip: {what}");
+    }
+    eprintln!("skipped: {what}");
     None
+}
+
+#[test]
+fn which_values_of_ci_make_missing_data_a_failure() {
+    for on in ["true", "1", "yes", "TRUE"] {
+        assert!(is_ci(Some(OsStr::new(on))), "{on:?}");
+    }
+    for off in ["", " ", "0", "false", "False"] {
+        assert!(!is_ci(Some(OsStr::new(off))), "{off:?}");
+    }
+    assert!(!is_ci(None));
 }
 
 #[test]

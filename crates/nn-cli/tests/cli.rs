@@ -9,7 +9,7 @@ use mnist_io::idx::{self, Images};
 use predicates::prelude::*;
 
 mod common;
-use common::{SIDE, nn_cli, real_mnist, real_mnist_or_skip, stripes, synthetic};
+use common::{SIDE, is_ci, nn_cli, real_mnist_or_skip, stripes, synthetic};
 
 /// `nn-cli <command> --data <data> --model <model>`.
 fn query(command: &str, data: &Path, model: &Path) -> Command {
@@ -471,8 +471,7 @@ fn a_model_for_other_data_is_refused() {
 
 #[test]
 fn train_fetches_missing_data_from_the_mnist_mirror() {
-    let Some(mirror) = real_mnist() else {
-        println!("skipped: no MNIST in data/mnist or ../shared/data/mnist to serve as a mirror");
+    let Some(mirror) = real_mnist_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -987,4 +986,18 @@ fn real_mnist_a_learning_rate_of_1e30_is_refused_after_training_instead_of_saved
             "training made the loss worse: from 2.30",
         ));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// The rule of the tests that need real data: `CI` set to anything but empty, `0` or `false`
+/// makes missing data a failure (see `common::data_missing`).
+#[test]
+fn which_values_of_ci_make_missing_data_a_failure() {
+    use std::ffi::OsStr;
+    for on in ["true", "1", "yes", "TRUE", "github"] {
+        assert!(is_ci(Some(OsStr::new(on))), "{on:?}");
+    }
+    for off in ["", " ", "0", "false", "False", "FALSE"] {
+        assert!(!is_ci(Some(OsStr::new(off))), "{off:?}");
+    }
+    assert!(!is_ci(None));
 }

@@ -12,14 +12,37 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 mod common;
-use common::{nn_cli, real_mnist, real_mnist_or_skip, root};
+use common::{nn_cli, real_mnist_or_skip, root};
 
-/// The book's trained weights, if this machine has them.
-fn book_weights() -> Option<PathBuf> {
+/// The files of the book's trained weights these tests import.
+const BOOK_WEIGHTS: [&str; 4] = [
+    "simple_convnet_params.npz",
+    "simple_convnet_params.pkl",
+    "deep_convnet_params.npz",
+    "deep_convnet_params.pkl",
+];
+
+/// The book's trained weights (`../shared/data/book-weights`), or `None` after
+/// [`common::data_missing`] (a failure on CI) names the missing files and where they come from.
+#[track_caller]
+fn book_weights_or_skip() -> Option<PathBuf> {
     let dir = root().join("../shared/data/book-weights");
-    dir.join("simple_convnet_params.npz")
-        .exists()
-        .then_some(dir)
+    let missing: Vec<&str> = BOOK_WEIGHTS
+        .into_iter()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if missing.is_empty() {
+        return Some(dir);
+    }
+    common::data_missing(&format!(
+        "the book's trained weights: {} has no {}. They are the book's ch07/params.pkl \
+         (SimpleConvNet) and ch08/deep_convnet_params.pkl (DeepConvNet) of \
+         oreilly-japan/deep-learning-from-scratch at commit 0dda3d1, renamed as in \
+         shared/data/book-weights/README.md, with an .npz copy of each (numpy.savez)",
+        dir.display(),
+        missing.join(", ")
+    ));
+    None
 }
 
 /// `count` images of 10×10 in 10 classes: class `c` is a bright 3×3 square at a place of its own
@@ -80,11 +103,7 @@ fn number_after(text: &str, label: &str) -> f64 {
 
 #[test]
 fn the_books_trained_weights_score_what_the_book_scores() {
-    let (Some(weights), Some(data)) = (book_weights(), real_mnist()) else {
-        println!(
-            "skipped: the book's weights (../shared/data/book-weights) or MNIST (data/mnist, \
-             ../shared/data/mnist; run `cargo xtask fetch-mnist`) are not on this machine"
-        );
+    let (Some(weights), Some(data)) = (book_weights_or_skip(), real_mnist_or_skip()) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -192,8 +211,7 @@ fn import_refuses_wrong_files_and_weights_of_the_other_network() {
         .stderr(predicate::str::contains(
             "neither a NumPy .npz archive nor a Python pickle",
         ));
-    let Some(weights) = book_weights() else {
-        println!("skipped the rest: no ../shared/data/book-weights");
+    let Some(weights) = book_weights_or_skip() else {
         return;
     };
     import(&weights.join("simple_convnet_params.npz"), "deep-convnet")

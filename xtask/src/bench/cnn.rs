@@ -6,7 +6,7 @@
 //! last iteration over the iterations), from the references' own `s_per_iter`.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result};
 
@@ -28,6 +28,8 @@ pub struct Setup<'a> {
     pub nn_cli: &'a Path,
     /// The release `xtask` (its `measure` helper).
     pub xtask: &'a Path,
+    /// The Python that runs the references (the project's virtual environment's).
+    pub python: &'a Path,
     /// `simple-convnet` or `deep-convnet`.
     pub net: &'a str,
     /// Training iterations of every run.
@@ -67,7 +69,7 @@ pub fn bench(setup: &Setup<'_>) -> Result<()> {
                 } else {
                     "train_convnet_torch.py"
                 };
-                let mut python = Command::new("python3");
+                let mut python = Command::new(setup.python);
                 python
                     .arg(setup.root.join("xtask/reference").join(script))
                     .args(["--net", setup.net, "--iters", &iters, "--data"])
@@ -140,34 +142,4 @@ fn ours(setup: &Setup<'_>, iters: &str) -> Result<Timed> {
         s_per_iter: history.loop_s / history.iterations as f64,
         rss_mib: m.max_rss_mib(),
     })
-}
-
-/// Whether `python3` can import torch, installing it with pip (PyPI's wheel) when it cannot;
-/// says why not when that fails.
-pub fn torch_available() -> bool {
-    let imports = || {
-        Command::new("python3")
-            .args(["-c", "import torch"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if imports() {
-        return true;
-    }
-    println!(
-        "bench: torch is missing; installing it with `python3 -m pip install torch` (a large \
-         download)"
-    );
-    let pip = Command::new("python3")
-        .args(["-m", "pip", "install", "torch"])
-        .status();
-    if pip.is_ok_and(|s| s.success()) && imports() {
-        return true;
-    }
-    println!(
-        "bench: could not install PyTorch (see pip's message above; no network to PyPI, or no \
-         wheel for this Python?): comparing with NumPy only, without the PyTorch reference"
-    );
-    false
 }

@@ -4,6 +4,7 @@
 // Each test binary compiles this module and uses a part of it.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -21,28 +22,82 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The real MNIST folder (`data/mnist`, or `../shared/data/mnist` beside the checkout), if this
-/// machine has the four files.
+/// Whether the value of the `CI` variable says this is a CI run: set, and neither empty, `0` nor
+/// `false` (in any case).
+pub fn is_ci(value: Option<&OsStr>) -> bool {
+    value.is_some_and(|v| {
+        let v = v.to_string_lossy();
+        let v = v.trim();
+        !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false"))
+    })
+}
+
+/// A test's data is missing (`what`: which files, and how to get them). On CI (see [`is_ci`];
+/// `.ci/run` sets `CI`) that fails the test, so that a green CI means the test ran; elsewhere
+/// the test prints `skipped: ...` and passes.
+#[track_caller]
+pub fn data_missing(what: &str) {
+    if is_ci(std::env::var_os("CI").as_deref()) {
+        panic!("CI is set, so missing test data is a failure, not a skip: {what}");
+    }
+    println!("skipped: {what}");
+}
+
+/// What `dirs` lack of `files` (each raw or gzip), for [`data_missing`]'s message.
+pub fn lacking(dirs: &[PathBuf], files: &[&str]) -> String {
+    dirs.iter()
+        .map(|dir| {
+            let missing: Vec<&str> = files
+                .iter()
+                .copied()
+                .filter(|f| mnist_io::find_file(dir, f).is_none())
+                .collect();
+            if !dir.is_dir() {
+                format!("{} does not exist", dir.display())
+            } else {
+                format!(
+                    "{} has no {} (raw or .gz)",
+                    dir.display(),
+                    missing.join(", ")
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The folders searched for the real MNIST files: `MNIST_DIR` if set, else `data/mnist` (where
+/// `cargo xtask fetch-mnist` puts them) and `../shared/data/mnist` beside the checkout.
+pub fn mnist_dirs() -> Vec<PathBuf> {
+    match std::env::var_os("MNIST_DIR") {
+        Some(dir) => vec![PathBuf::from(dir)],
+        None => vec![
+            root().join("data/mnist"),
+            root().join("../shared/data/mnist"),
+        ],
+    }
+}
+
+/// The first of [`mnist_dirs`] that holds the four real MNIST files, if any does.
 pub fn real_mnist() -> Option<PathBuf> {
-    [
-        root().join("data/mnist"),
-        root().join("../shared/data/mnist"),
-    ]
-    .into_iter()
-    .find(|dir| {
+    mnist_dirs().into_iter().find(|dir| {
         mnist_io::FILES
             .iter()
             .all(|f| mnist_io::find_file(dir, f).is_some())
     })
 }
 
-/// [`real_mnist`], or `None` after printing that the test is skipped and how to fetch the files.
+/// [`real_mnist`], or `None` after [`data_missing`] (a failure on CI) names what is missing and
+/// how to get it.
+#[track_caller]
 pub fn real_mnist_or_skip() -> Option<PathBuf> {
     let found = real_mnist();
     if found.is_none() {
-        println!(
-            "skipped: no MNIST in data/mnist or ../shared/data/mnist (run `cargo xtask fetch-mnist`)"
-        );
+        data_missing(&format!(
+            "the real MNIST files: {}. Run `cargo xtask fetch-mnist` (or `cargo xtask \
+             fetch-mnist --mirror ../shared/data/mnist`), or set MNIST_DIR to their folder",
+            lacking(&mnist_dirs(), &mnist_io::FILES)
+        ));
     }
     found
 }
