@@ -5,11 +5,21 @@
 //! whose decoded pixels take more than [`MAX_DECODED_BYTES`], is refused from its header alone
 //! ([`Error::TooLarge`]), so a small file claiming 20000×20000 pixels costs nothing.
 //!
-//! An image that holds no digit is refused too ([`NoDigit`]), rather than classified: a uniform
-//! or nearly uniform image (less than [`MIN_CONTRAST`] levels between paper and ink), a speck
-//! (ink smaller than [`MIN_INK_SIDE`] pixels, the smallest legible digit font), or a few stray
-//! marks (less ink, once prepared, than [`MIN_INK_MASS`], half the faintest digit of MNIST's
-//! 70 000).
+//! An image that holds no digit is refused too ([`NoDigit`]), rather than classified. A digit is
+//! strokes of ink on plain paper, and each test below refuses one way of not being that:
+//!
+//! - a uniform or nearly uniform image: less than [`MIN_CONTRAST`] levels between the paper
+//!   (the border's median) and the strongest ink;
+//! - no plain paper: less than [`MIN_PAPER_SHARE`] of the pixels at the paper's level (within
+//!   an eighth of the contrast, on either side), as in a photograph, a gradient or noise;
+//! - a speck: ink smaller than [`MIN_INK_SIDE`] pixels, the smallest legible digit font;
+//! - a solid area rather than strokes: ink whose mean stroke width (twice its area over its
+//!   outline) is more than [`MAX_STROKE_SHARE`] of its height or width, as in an image half
+//!   black and half white;
+//! - a few stray marks: less ink, once prepared, than [`MIN_INK_MASS`], half the faintest digit
+//!   of MNIST's 70 000.
+//!
+//! The tests only refuse: an image they let through is prepared as if they were not there.
 //!
 //! ```
 //! use image::{GrayImage, Luma};
@@ -61,6 +71,22 @@ pub const MIN_INK_SIDE: u32 = 5;
 /// Least ink of the prepared 28×28 image, in fully inked pixels (sum of the pixels / 255):
 /// half of the faintest of MNIST's 70 000 digits (19.9; the median is 100).
 pub const MIN_INK_MASS: f64 = 10.0;
+
+/// Least share of the image's pixels at the paper's level: those within an eighth of the
+/// contrast of it, on either side (the levels' stretch maps them to 32 of 255 or less, below
+/// the level at which the ink's bounding box starts). Measured on MNIST's 70 000 digits (28×28,
+/// the digit in a 20×20 box): at least 0.56 (train image 41358, a 0 inked solid; the test
+/// set's least is 0.63, the median 0.83). Uniform noise and linear gradients leave 0.11 to
+/// 0.17, diagonal gradients 0.21 to 0.25 (sizes 28×28 to 300×300, in the tests): 0.4 lies
+/// between.
+pub const MIN_PAPER_SHARE: f64 = 0.4;
+/// Most mean stroke width of the ink, as a share of its height or width, whichever is larger.
+/// The width is twice the ink's area over the length of its outline, ink being the pixels at
+/// least half as strong as the strongest. Measured on MNIST's 70 000 digits: at most 0.33
+/// (train image 41358, a 0 inked solid; the test set's most is 0.29, the median 0.10). An
+/// image half black and half white has 0.6 to 1.7 (its ink's outline is the line between the
+/// halves only; sizes 28×28 to 300×300, in the tests): 0.45 lies between.
+pub const MAX_STROKE_SHARE: f64 = 0.45;
 
 /// Why an image could not be read as a digit.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +163,32 @@ pub enum NoDigit {
         width: u32,
         /// Height of the ink's bounding box.
         height: u32,
+    },
+    /// Too little of the image is plain paper: a photograph, a gradient, noise.
+    #[error(
+        "only {:.0}% of the image is plain background (within an eighth of the contrast of the \
+         background's level), a digit on paper leaves at least {:.0}%; this looks like a \
+         photograph, a gradient or noise: draw or photograph the digit on plain paper",
+        paper * 100.0,
+        MIN_PAPER_SHARE * 100.0
+    )]
+    NoPlainBackground {
+        /// Share of the image's pixels at the paper's level.
+        paper: f64,
+    },
+    /// The ink is a solid area, not strokes.
+    #[error(
+        "the ink is a solid area, not strokes: {stroke:.0} pixels wide on average, {:.0}% of \
+         its {extent}-pixel height or width, where a digit's strokes are at most {:.0}%; draw \
+         the digit with a thinner pen, or crop out the dark areas around it",
+        stroke / f64::from(*extent) * 100.0,
+        MAX_STROKE_SHARE * 100.0
+    )]
+    NotStrokes {
+        /// The ink's mean stroke width, in pixels.
+        stroke: f64,
+        /// Height or width of the ink's bounding box, whichever is larger.
+        extent: u32,
     },
     /// Too little ink for a digit (a few stray marks).
     #[error(
@@ -249,14 +301,14 @@ pub fn to_mnist(mut gray: GrayImage) -> Result<Vec<u8>, NoDigit> {
     if gray.width() == 0 || gray.height() == 0 {
         return Err(NoDigit::Uniform { contrast: 0 });
     }
-    if border_mean(&gray) > 127.0 {
-        imageops::invert(&mut gray);
-    }
-    let background = border_median(&gray);
-    let peak = gray.pixels().map(|p| p.0[0]).max().unwrap_or(0);
+    let (background, peak) = levels(&mut gray);
     let contrast = peak.saturating_sub(background);
     if contrast < MIN_CONTRAST {
         return Err(NoDigit::Uniform { contrast });
+    }
+    let paper = paper_share(&gray, background, contrast);
+    if paper < MIN_PAPER_SHARE {
+        return Err(NoDigit::NoPlainBackground { paper });
     }
     stretch(&mut gray, background, peak);
 
@@ -268,6 +320,13 @@ pub fn to_mnist(mut gray: GrayImage) -> Result<Vec<u8>, NoDigit> {
         return Err(NoDigit::TooSmall {
             width: w,
             height: h,
+        });
+    }
+    let stroke = mean_stroke_width(&gray);
+    if stroke > MAX_STROKE_SHARE * f64::from(w.max(h)) {
+        return Err(NoDigit::NotStrokes {
+            stroke,
+            extent: w.max(h),
         });
     }
     let scale = f64::from(BOX) / f64::from(w.max(h));
@@ -299,9 +358,53 @@ pub fn to_mnist(mut gray: GrayImage) -> Result<Vec<u8>, NoDigit> {
     Ok(out)
 }
 
+/// Inverts `gray` when its border is light, so that ink is lighter than paper, and returns the
+/// paper's level (the border's median) and the strongest ink's (the lightest pixel).
+fn levels(gray: &mut GrayImage) -> (u8, u8) {
+    if border_mean(gray) > 127.0 {
+        imageops::invert(gray);
+    }
+    let background = border_median(gray);
+    let peak = gray.pixels().map(|p| p.0[0]).max().unwrap_or(0);
+    (background, peak)
+}
+
 /// The ink of an image, in fully inked pixels: the sum of its pixels / 255.
 pub fn ink_mass(pixels: &[u8]) -> f64 {
     pixels.iter().map(|&p| f64::from(p)).sum::<f64>() / 255.0
+}
+
+/// The share of the pixels at the paper's level: those that the stretch of [`to_mnist`] would
+/// map to [`INK_THRESHOLD`] or below, on either side of the paper's level (`background`), so
+/// neither ink nor a shade darker or lighter than the paper.
+fn paper_share(gray: &GrayImage, background: u8, contrast: u8) -> f64 {
+    let contrast = u32::from(contrast).max(1);
+    let paper = gray
+        .pixels()
+        .filter(|p| {
+            u32::from(p.0[0].abs_diff(background)) * 255 / contrast <= u32::from(INK_THRESHOLD)
+        })
+        .count();
+    paper as f64 / (f64::from(gray.width()) * f64::from(gray.height()))
+}
+
+/// The ink's mean stroke width, in pixels, of a stretched image: twice the ink's area over the
+/// length of its outline (a stroke `w` wide and `l` long covers `w·l` pixels within an outline
+/// about `2·l` long). Ink is here the pixels at least half as strong as the strongest (the
+/// middle of an anti-aliased edge); the outline counts the sides between an ink pixel and a
+/// paper pixel, not the image's edge, beyond which ink may go on.
+fn mean_stroke_width(gray: &GrayImage) -> f64 {
+    let (pixels, width) = (gray.as_raw(), gray.width() as usize);
+    let ink = |i: usize| pixels[i] >= 128;
+    let (mut area, mut outline) = (0u64, 0u64);
+    for i in 0..pixels.len() {
+        let here = ink(i);
+        area += u64::from(here);
+        // The sides with the pixel to the right and the one below.
+        outline += u64::from((i + 1) % width != 0 && ink(i + 1) != here);
+        outline += u64::from(i + width < pixels.len() && ink(i + width) != here);
+    }
+    2.0 * area as f64 / outline.max(1) as f64
 }
 
 /// Maps `low..=high` to `0..=255` (below `low` to 0).
@@ -540,6 +643,86 @@ mod tests {
         let out = to_mnist(page).unwrap();
         assert_eq!(*out.iter().max().unwrap(), 255);
         assert!(ink_mass(&out) >= MIN_INK_MASS, "{}", ink_mass(&out));
+    }
+
+    #[test]
+    fn the_mean_stroke_width_of_bars_and_of_ink_cut_by_the_edge() {
+        // A bar 10 wide and 50 long inside the image: area 500, outline 2·(10 + 50).
+        let bar = GrayImage::from_fn(100, 80, |x, y| {
+            Luma([if (20..30).contains(&x) && (10..60).contains(&y) {
+                255
+            } else {
+                0
+            }])
+        });
+        assert!((mean_stroke_width(&bar) - 1000.0 / 120.0).abs() < 1e-12);
+        // A one-pixel line 40 long: 2·40 / (2·40 + 2).
+        let line = GrayImage::from_fn(60, 60, |x, y| {
+            Luma([if y == 30 && (10..50).contains(&x) {
+                200
+            } else {
+                0
+            }])
+        });
+        assert!((mean_stroke_width(&line) - 80.0 / 82.0).abs() < 1e-12);
+        // Ink up to the image's edge: only the side facing paper is outline. The right 30 of
+        // 100 columns, 60 rows: 2·1800 / 60.
+        let edge = GrayImage::from_fn(100, 60, |x, _| Luma([if x >= 70 { 255 } else { 0 }]));
+        assert!((mean_stroke_width(&edge) - 60.0).abs() < 1e-12);
+        // Ink is at least half the strongest: 127 is paper.
+        let faint = GrayImage::from_fn(10, 10, |x, _| Luma([if x < 5 { 127 } else { 0 }]));
+        assert_eq!(mean_stroke_width(&faint), 0.0);
+    }
+
+    #[test]
+    fn paper_is_within_an_eighth_of_the_contrast_on_either_side() {
+        // Paper at 100, contrast 160: levels within 160·32/255 (20.08) of it count, 21 away
+        // do not, on either side.
+        let row = [100, 80, 120, 79, 121, 255, 100, 100, 100, 100];
+        let gray = GrayImage::from_fn(10, 1, |x, _| Luma([row[x as usize]]));
+        assert!((paper_share(&gray, 100, 160) - 0.7).abs() < 1e-12);
+    }
+
+    /// MNIST's digits, when present, against the two tests of strokes on plain paper: the
+    /// extremes the thresholds' docs quote, and the margins they leave.
+    #[test]
+    fn mnist_digits_are_on_plain_paper_and_made_of_strokes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut checked = 0;
+        for name in [mnist_io::TEST_IMAGES, mnist_io::TRAIN_IMAGES] {
+            let Some(path) = [root.join("data/mnist"), root.join("../shared/data/mnist")]
+                .iter()
+                .find_map(|dir| mnist_io::find_file(dir, name))
+            else {
+                eprintln!("skipped {name}: real MNIST not found (run `cargo xtask fetch-mnist`)");
+                continue;
+            };
+            let images = mnist_io::idx::read_images(&path).unwrap();
+            let (mut least_paper, mut most_stroke) = ((1.0, 0), (0.0, 0));
+            for i in 0..images.count() {
+                let mut gray = GrayImage::from_raw(28, 28, images.image(i).to_vec()).unwrap();
+                let (background, peak) = levels(&mut gray);
+                let paper = paper_share(&gray, background, peak - background);
+                stretch(&mut gray, background, peak);
+                let (x0, y0, x1, y1) = ink_bounds(&gray).unwrap();
+                let extent = (x1 - x0 + 1).max(y1 - y0 + 1);
+                let stroke = mean_stroke_width(&gray) / f64::from(extent);
+                if paper < least_paper.0 {
+                    least_paper = (paper, i);
+                }
+                if stroke > most_stroke.0 {
+                    most_stroke = (stroke, i);
+                }
+            }
+            eprintln!(
+                "{name}: least paper share {:.3} (image {}), most stroke share {:.3} (image {})",
+                least_paper.0, least_paper.1, most_stroke.0, most_stroke.1
+            );
+            assert!(least_paper.0 >= MIN_PAPER_SHARE + 0.15, "{least_paper:?}");
+            assert!(most_stroke.0 <= MAX_STROKE_SHARE - 0.1, "{most_stroke:?}");
+            checked += images.count();
+        }
+        eprintln!("{checked} MNIST digits checked");
     }
 
     #[test]

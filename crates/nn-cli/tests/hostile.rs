@@ -9,9 +9,14 @@ use predicates::prelude::*;
 mod common;
 use common::nn_cli;
 
-/// A grayscale PNG of `width`×`height` pixels of one `level`, encoded by hand: IHDR, one IDAT of
-/// zlib-compressed rows, IEND (so that a huge one needs no huge buffer).
+/// A grayscale PNG of `width`×`height` pixels of one `level` (see [`png_rows`]).
 fn png(width: u32, height: u32, level: u8) -> Vec<u8> {
+    png_rows(width, height, |_| vec![level; width as usize])
+}
+
+/// A grayscale PNG of `width`×`height` pixels whose row `y` is `row(y)`, encoded by hand: IHDR,
+/// one IDAT of zlib-compressed rows, IEND (so that a huge one needs no huge buffer).
+fn png_rows(width: u32, height: u32, row: impl Fn(u32) -> Vec<u8>) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         out.extend_from_slice(kind);
@@ -27,10 +32,9 @@ fn png(width: u32, height: u32, level: u8) -> Vec<u8> {
     header.extend_from_slice(&[8, 0, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &header);
     let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut row = vec![level; 1 + width as usize];
-    row[0] = 0; // filter: none
-    for _ in 0..height {
-        zlib.write_all(&row).unwrap();
+    for y in 0..height {
+        zlib.write_all(&[0]).unwrap(); // filter: none
+        zlib.write_all(&row(y)).unwrap();
     }
     chunk(&mut out, b"IDAT", &zlib.finish().unwrap());
     chunk(&mut out, b"IEND", &[]);
@@ -59,6 +63,32 @@ fn a_uniform_gray_or_blank_image_is_reported_as_holding_no_digit() {
         assert.failure().stderr(
             predicate::str::contains("digit.png: no digit found: the image is nearly uniform")
                 .and(predicate::str::contains("0.").not()),
+        );
+    }
+}
+
+#[test]
+fn a_gradient_a_half_black_image_and_noise_are_reported_as_holding_no_digit() {
+    // Issue 23: these were classified as 8, 8 and 2.
+    let gradient = png_rows(64, 64, |_| (0..64).map(|x| (x * 4) as u8).collect());
+    let halves = png_rows(64, 64, |_| {
+        (0..64).map(|x| if x < 32 { 0 } else { 255 }).collect()
+    });
+    let noise = png_rows(64, 64, |y| {
+        (0..64u32)
+            .map(|x| ((x * 7919 + y * 104_729) ^ (x * y * 31)).wrapping_mul(2_654_435_761) >> 24)
+            .map(|v| v as u8)
+            .collect()
+    });
+    for (bytes, reason) in [
+        (gradient, "of the image is plain background"),
+        (halves, "the ink is a solid area, not strokes"),
+        (noise, "of the image is plain background"),
+    ] {
+        let (_dir, assert) = predict_image(&bytes);
+        assert.failure().stderr(
+            predicate::str::contains("digit.png: no digit found: ")
+                .and(predicate::str::contains(reason)),
         );
     }
 }
