@@ -20,6 +20,7 @@ pub fn to_ron<M: Model<f32>>(net: &M, config: &TrainConfig, last: Evaluation) ->
     ]);
     let mut file = ModelFile::from_model(net, metadata)?;
     file.seed = Some(config.seed);
+    file.dataset = Some("mnist".to_owned());
     Ok(file.to_ron()?)
 }
 

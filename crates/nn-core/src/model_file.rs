@@ -1,7 +1,7 @@
 //! Model files: a network's spec, parameters and state, the seed its weights were drawn from,
 //! plus free-form metadata, in RON.
 //!
-//! Version 3 (written today) holds the [`NetSpec`], the seed, then every parameter (`W1`, `b1`,
+//! Version 3 (written today) holds the [`NetSpec`], the seed, the dataset, then every parameter (`W1`, `b1`,
 //! `gamma1`…) and every state matrix (batch norm's `running_mean1`…) under its name:
 //!
 //! ```text
@@ -9,13 +9,14 @@
 //!     format_version: 3,
 //!     spec: (input: (channels: 1, height: 28, width: 28), layers: [Affine(out: 50), Sigmoid, Affine(out: 10)], init: Std(0.01), weight_decay: 0.0),
 //!     seed: Some(42),
+//!     dataset: Some("mnist"),
 //!     params: [(name: "W1", rows: 784, cols: 50, data: [...]), ...],
 //!     state: [],
 //!     metadata: {"test_acc": "0.9453", ...},
 //! )
 //! ```
 //!
-//! Version 2 (the same without the seed) and version 1 (the two-layer network's `config`,
+//! Version 2 (the same without the seed and the dataset) and version 1 (the two-layer network's `config`,
 //! `W1 b1 W2 b2`, loaded as the equivalent stack) still load. Matrices are stored row by row, as
 //! the book prints them. Loading checks everything and names the first problem: an unknown
 //! field, a missing or extra parameter, a wrong shape, a value count that does not match the
@@ -209,6 +210,8 @@ struct StoredModel<T> {
     spec: NetSpec,
     #[serde(default)]
     seed: Option<u64>,
+    #[serde(default)]
+    dataset: Option<String>,
     params: Vec<StoredMatrix<T>>,
     #[serde(default)]
     state: Vec<StoredMatrix<T>>,
@@ -283,6 +286,9 @@ pub struct ModelFile<T: Float> {
     pub net: Sequential<T>,
     /// The seed its initial weights were drawn from, if known (files of version 3 on).
     pub seed: Option<u64>,
+    /// The dataset it was trained on (`mnist`, `fashion`…), if known (files of version 3 on):
+    /// what its classes are, and which data it may be evaluated on.
+    pub dataset: Option<String>,
     /// Free-form notes: training settings, final accuracies...
     pub metadata: BTreeMap<String, String>,
 }
@@ -293,6 +299,7 @@ impl<T: Float> ModelFile<T> {
         ModelFile {
             net,
             seed: None,
+            dataset: None,
             metadata,
         }
     }
@@ -333,6 +340,7 @@ impl<T: Float> ModelFile<T> {
             format_version: FORMAT_VERSION,
             spec: self.net.spec(),
             seed: self.seed,
+            dataset: self.dataset.clone(),
             params,
             state,
             metadata: self.metadata.clone(),
@@ -378,6 +386,7 @@ impl<T: Float> ModelFile<T> {
                 Ok(ModelFile {
                     net,
                     seed: stored.seed,
+                    dataset: stored.dataset,
                     metadata: stored.metadata,
                 })
             }

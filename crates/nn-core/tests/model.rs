@@ -47,10 +47,12 @@ fn a_written_then_loaded_file_gives_the_same_network_seed_and_metadata() {
     let net = TwoLayerNet::<f32>::new(TwoLayerConfig::default(), 3).unwrap();
     let mut file = ModelFile::from_model(&net, metadata.clone()).unwrap();
     file.seed = Some(3);
+    file.dataset = Some("fashion".to_owned());
     std::fs::write(&path, file.to_ron().unwrap()).unwrap();
     let mut loaded = ModelFile::<f32>::load(&path).unwrap();
     assert_eq!(loaded.net.named_params(), named(&net.params()));
     assert_eq!(loaded.net.spec(), net.config().spec());
+    assert_eq!(loaded.dataset.as_deref(), Some("fashion"));
     assert_eq!((loaded.seed, loaded.metadata), (Some(3), metadata));
 }
 
@@ -266,7 +268,11 @@ fn a_version_1_file_loads_as_the_same_network() {
 fn a_version_2_file_loads_without_a_seed() {
     let text = small_model_text().replacen("format_version: 3", "format_version: 2", 1);
     let text = text.replacen("    seed: None,\n", "", 1);
-    assert!(!text.contains("seed"), "{text}");
+    let text = text.replacen("    dataset: None,\n", "", 1);
+    assert!(
+        !text.contains("seed") && !text.contains("dataset"),
+        "{text}"
+    );
     let mut loaded = ModelFile::<f32>::from_ron(&text).unwrap();
     assert_eq!(loaded.seed, None);
     assert_eq!(loaded.net.named_params(), named(&small_net().params()));
