@@ -99,6 +99,13 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The path is not a regular file: a folder, a FIFO (which would be waited on forever), a
+    /// device.
+    #[error("{path}: not a regular file; give the path of a PNG image")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file is not a PNG.
     #[error("{path}: {found}; only PNG images are supported (convert it to PNG)")]
     NotPng {
@@ -208,10 +215,17 @@ pub enum NoDigit {
 /// Every [`Error`]: the file unreadable, not a PNG, too large (from its header, before
 /// decoding), corrupt, or holding no digit.
 pub fn load(path: &Path) -> Result<Vec<u8>, Error> {
-    let file = File::open(path).map_err(|source| Error::Read {
+    let read = |source| Error::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // Checked before opening: opening a FIFO with no writer would wait forever.
+    if !std::fs::metadata(path).map_err(read)?.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(read)?;
     let gray = decode(BufReader::new(file), path)?;
     to_mnist(gray).map_err(|source| Error::NoDigit {
         path: path.to_path_buf(),

@@ -621,3 +621,19 @@ fn every_real_mnist_test_digit_as_a_png_is_read_and_prepared_as_before() {
     }
     assert_eq!(crc.sum(), MNIST_TEST_PREPARED_CRC, "{:#010x}", crc.sum());
 }
+
+/// A FIFO with no writer used to block `load` forever (issue 23); a folder gave a confusing read
+/// error. Both are refused at once, naming the path.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_folder_is_refused_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("digit.png");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let err = digit_image::load(&fifo).unwrap_err();
+    assert!(matches!(err, digit_image::Error::NotAFile { .. }), "{err}");
+    assert!(err.to_string().contains("digit.png"), "{err}");
+    let err = digit_image::load(dir.path()).unwrap_err();
+    assert!(matches!(err, digit_image::Error::NotAFile { .. }), "{err}");
+}

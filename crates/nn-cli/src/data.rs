@@ -69,7 +69,10 @@ pub fn load_or_fetch(dir: &Path) -> Result<Mnist> {
         .iter()
         .any(|name| mnist_io::find_file(dir, name).is_none());
     if missing {
-        eprintln!("MNIST is not complete in {}: fetching it", dir.display());
+        eprintln!(
+            "MNIST is not complete in {}: fetching it",
+            crate::files::shown(dir)
+        );
         let mut options = FetchOptions::new(fetch::Dataset::Mnist, &[]);
         options.out = dir.to_path_buf();
         let summary = fetch::fetch(&options).map_err(|err| {

@@ -13,7 +13,7 @@ use crate::figures::{self, Tile};
 use crate::{data, files, model};
 
 /// Samples classified per batch.
-const CHUNK: usize = 1000;
+const CHUNK: usize = model::INFERENCE_BATCH;
 
 /// How many misclassified images `--misclassified` lists and draws, as the book's script.
 pub const MISCLASSIFIED_SHOWN: usize = 20;
@@ -69,7 +69,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 *v = f32::from(p) / 255.0;
             }
         }
-        for (prediction, k) in functions::argmax_columns(net.predict(&x)).zip(range) {
+        let scores = model::finite_scores(net.predict(&x), range.start, &args.model)?;
+        for (prediction, k) in functions::argmax_columns(scores).zip(range) {
             let label = usize::from(test.label(k));
             confusion[label][prediction] += 1;
             if label != prediction && misclassified.len() < MISCLASSIFIED_SHOWN {
@@ -107,7 +108,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let mut outputs = files::Outputs::new();
         outputs.write(path, svg.as_bytes())?;
         outputs.commit()?;
-        println!("drew them in {}", path.display());
+        println!("drew them in {}", crate::files::shown(path));
     }
     Ok(())
 }

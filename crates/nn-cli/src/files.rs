@@ -91,6 +91,28 @@ pub fn check_outputs(
     Ok(())
 }
 
+/// `text` with its control characters escaped (`\n`, `\u{1b}`…): a message that quotes a path
+/// or a file's contents cannot break the terminal's lines or send it escape sequences.
+pub fn escaped(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = c
+                .is_control()
+                .then(|| c.escape_default().collect::<String>());
+            escape
+                .unwrap_or_else(|| c.to_string())
+                .chars()
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// A path as nn-cli prints it: [`escaped`], so that a name with a newline or an escape sequence
+/// shows as such instead of acting on the terminal.
+pub fn shown(path: &Path) -> String {
+    escaped(&path.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

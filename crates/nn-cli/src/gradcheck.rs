@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use nn_core::{Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet};
 
-use crate::{data, model};
+use crate::{data, limits, model};
 
 /// The largest mean absolute difference accepted.
 const TOLERANCE: f64 = 1e-6;
@@ -75,6 +75,9 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
                 activation: args.activation,
                 ..TwoLayerConfig::default()
             };
+            config.validate()?;
+            let what = "use a smaller --hidden or fewer --samples";
+            limits::check_network(&config.spec(), args.samples, what)?;
             let mut net = TwoLayerNet::<f64>::new(config, args.seed)?;
             let numerical = net.naive_numerical_gradient(&x, t);
             net.gradient(&x, t);
@@ -84,6 +87,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         Some(path) => {
             // Two copies at the same training step, so that dropout draws the same masks.
             let mut net = model::load::<f64>(path, inputs)?;
+            limits::check_network(&net.spec(), args.samples, "use fewer --samples")?;
             let mut twin = net.snapshot();
             net.gradient(&x, t);
             if args.entries == Some(0) {

@@ -75,7 +75,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let spec = net.spec().to_string();
     crate::model::save(&ModelFile::new(net, metadata), &args.out)?;
     println!("network: {spec}");
-    println!("model:   {}", args.out.display());
+    println!("model:   {}", crate::files::shown(&args.out));
     Ok(())
 }
 

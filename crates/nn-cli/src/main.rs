@@ -22,6 +22,7 @@ mod filters;
 mod gradcheck;
 mod image;
 mod import;
+mod limits;
 mod model;
 mod plot;
 mod predict;
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
     // Keep the second core spinning for a moment between split products (nn-kernels' keeper):
     // a binary's choice, which changes speed and never a result.
     nn_core::kernels::keep_warm(true);
-    let result = match cli.command {
+    let result = check_thread_env().and_then(|()| match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Predict(args) => predict::run(args),
         Command::Eval(args) => eval::run(args),
@@ -75,17 +76,46 @@ fn main() -> ExitCode {
         Command::Experiment(args) => experiment::run(args),
         Command::Import(args) => import::run(args),
         Command::Filters(args) => filters::run(args),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // The message and its causes, without the backtrace anyhow adds when
             // RUST_BACKTRACE is set: these are user errors, not bugs.
-            eprintln!("error: {error}");
+            eprintln!("error: {}", files::escaped(&error.to_string()));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", files::escaped(&cause.to_string()));
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Refuses a `RAYON_NUM_THREADS` above what makes sense on this machine (rayon's pools read it
+/// when no thread count is given): 1000 threads took 20 times longer than the 2 cores do.
+fn check_thread_env() -> anyhow::Result<()> {
+    let Some(value) = std::env::var_os("RAYON_NUM_THREADS") else {
+        return Ok(());
+    };
+    let max = train::max_threads();
+    match value.to_str().and_then(|v| v.trim().parse::<usize>().ok()) {
+        Some(n) if n > max => anyhow::bail!(
+            "RAYON_NUM_THREADS={n} is more than makes sense on this machine: use at most {max} \
+             (four per core), or unset it to use every core"
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::files::escaped;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(
+            escaped("model\nfile \u{1b}[31mred.ron: é ×"),
+            "model\\nfile \\u{1b}[31mred.ron: é ×"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{Float, Model, ModelFile, Sequential};
+use nn_core::{Float, Matrix, Model, ModelFile, Sequential};
 use nn_train::{Evaluation, TrainConfig};
 
 /// The model file of `net` as RON text (nn-core's [`ModelFile`], which records the network's
@@ -32,6 +32,10 @@ pub fn save<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<()> {
         .with_context(|| format!("cannot write model file {}", path.display()))
 }
 
+/// The most samples nn-cli passes through a loaded network at once (`eval`'s and `predict`'s
+/// chunks): what [`load`] checks the network's passes against.
+pub const INFERENCE_BATCH: usize = 1000;
+
 /// Reads and validates the model at `path` (any network `train` writes, or a file of an older
 /// format version), for images of `input_size` pixels and MNIST's ten classes.
 pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
@@ -42,6 +46,8 @@ pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
         );
     }
     let net = ModelFile::<T>::load(path)?.net;
+    let what = format!("model file {} is too large to run here", path.display());
+    crate::limits::check_network(&net.spec(), INFERENCE_BATCH, &what)?;
     let (inputs, classes) = (net.input_len(), net.output_len());
     if inputs != input_size {
         bail!(
@@ -58,4 +64,25 @@ pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
         );
     }
     Ok(net)
+}
+
+/// `scores` (one column per sample, the first being sample `first`), after checking that every
+/// score is finite: a model of finite but huge weights (3e38) overflows to infinity and NaN,
+/// whose arg-max would be reported as a prediction.
+pub fn finite_scores<'a>(
+    scores: &'a Matrix<f32>,
+    first: usize,
+    model: &Path,
+) -> Result<&'a Matrix<f32>> {
+    if let Some(i) = scores.iter().position(|v| !v.is_finite()) {
+        let (class, sample) = (i % scores.nrows(), first + i / scores.nrows());
+        bail!(
+            "model file {} computes the score {} for class {class} of image {sample}: its \
+             arithmetic overflows (weights or statistics too large for f32), so it classifies \
+             nothing: train the model again",
+            model.display(),
+            scores[i]
+        );
+    }
+    Ok(scores)
 }

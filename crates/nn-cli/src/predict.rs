@@ -59,13 +59,19 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
     let count = args.count;
 
     let start = Instant::now();
-    let mut x = Matrix::<f32>::zeros(test.pixels_per_image(), count);
-    for (i, column) in x.column_iter_mut().enumerate() {
-        for (v, &p) in column.into_iter().zip(test.image(i)) {
-            *v = f32::from(p) / 255.0;
+    let mut predictions = Vec::with_capacity(count);
+    // In chunks, as `eval`: the network's passes were checked for chunks of this size.
+    for first in (0..count).step_by(model::INFERENCE_BATCH) {
+        let chunk = model::INFERENCE_BATCH.min(count - first);
+        let mut x = Matrix::<f32>::zeros(test.pixels_per_image(), chunk);
+        for (i, column) in x.column_iter_mut().enumerate() {
+            for (v, &p) in column.into_iter().zip(test.image(first + i)) {
+                *v = f32::from(p) / 255.0;
+            }
         }
+        let scores = model::finite_scores(net.predict(&x), first, &args.model)?;
+        predictions.extend(functions::argmax_columns(scores));
     }
-    let predictions: Vec<usize> = functions::argmax_columns(net.predict(&x)).collect();
     let elapsed = start.elapsed();
 
     for (i, &predicted) in predictions.iter().enumerate() {
@@ -98,7 +104,7 @@ fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
         1,
         pixels.iter().map(|&p| f32::from(p) / 255.0),
     );
-    let probabilities = functions::softmax(net.predict(&x));
+    let probabilities = functions::softmax(model::finite_scores(net.predict(&x), 0, &args.model)?);
     let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (class, p) in ranked.into_iter().take(args.top) {

@@ -3,7 +3,6 @@
 //! stack of layers given in a config file, with a progress bar, one line per evaluation, and the
 //! model, history and plot written atomically at the end.
 
-use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,7 +22,7 @@ use safe_write::interrupt::Deferred;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSplit};
-use crate::{files, model, plot};
+use crate::{files, limits, model, plot};
 
 /// Options of `train`. Every one can also come from `--config FILE.ron`; flags win, and a flag
 /// given twice takes its last value.
@@ -301,8 +300,7 @@ impl TrainArgs {
     fn resolve(&self) -> Result<RunConfig> {
         let file = match &self.config {
             Some(path) => {
-                let text = fs::read_to_string(path)
-                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                let text = limits::read_text(path, "config file", limits::MAX_CONFIG_BYTES)?;
                 ron_read_options().from_str::<RunFile>(&text).with_context(|| {
                     format!(
                         "config file {} is not a valid train config (see `nn-cli train --print-config`)",
@@ -448,6 +446,7 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
         } => "--dropout",
         SpecError::Layer { .. }
         | SpecError::NoLayers
+        | SpecError::TooManyLayers(_)
         | SpecError::Input(_)
         | SpecError::TooLarge => "--hidden",
         SpecError::InitStd(_) => "--init",
@@ -456,27 +455,9 @@ fn check_net(net: &MultiLayerNetConfig) -> Result<()> {
     bail!("invalid network options ({flag}): {err}")
 }
 
-/// The most parameters `train` builds a network of: over a hundred times the book's largest
-/// network (SimpleConvNet, 433 890; DeepConvNet has 123 552). 50 million `f32` values are 200 MB,
-/// and training needs several times that (gradients, optimizer state, buffers).
-const MAX_PARAMS: usize = 50_000_000;
-
 /// The most worker threads that make sense: four per core.
 pub(crate) fn max_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()) * 4
-}
-
-/// Refuses a network too large to train here, naming its size.
-fn check_size(spec: &NetSpec) -> Result<usize> {
-    let params = spec.param_count().context("invalid network")?;
-    if params > MAX_PARAMS {
-        bail!(
-            "the network ({spec}) would have {params} parameters, more than the {MAX_PARAMS} \
-             nn-cli trains ({} MB of weights alone): use smaller layers (--hidden)",
-            params / 250_000
-        );
-    }
-    Ok(params)
 }
 
 /// Whether training made the loss worse: the mean loss of the last iterations exceeds the loss
@@ -583,7 +564,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
             input.width
         );
     }
-    check_size(&spec)?;
+    let batch = run.training.batch_size.max(nn_train::EVAL_CHUNK);
+    limits::check_network(
+        &spec,
+        batch,
+        "use smaller layers (--hidden) or batches (--batch-size)",
+    )?;
     let seed = run.training.seed;
     let job = Job {
         run: &run,
@@ -682,9 +668,9 @@ impl Job<'_> {
             last.test_acc,
             trained.history.train_loss.len()
         );
-        println!("model:   {}", run.out.display());
-        println!("history: {}", run.history.display());
-        println!("plot:    {}", run.plot.display());
+        println!("model:   {}", crate::files::shown(&run.out));
+        println!("history: {}", crate::files::shown(&run.history));
+        println!("plot:    {}", crate::files::shown(&run.plot));
         Ok(())
     }
 }

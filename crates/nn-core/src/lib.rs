@@ -77,7 +77,10 @@ pub use model_file::{FORMAT_VERSION, MAX_FILE_BYTES, ModelError, ModelFile};
 pub use nn_kernels as kernels;
 pub use nn_kernels::Scalar;
 pub use sequential::Sequential;
-pub use spec::{LayerError, LayerSpec, MultiLayerNetConfig, NamedShape, NetSpec, Shape, SpecError};
+pub use spec::{
+    LayerError, LayerSpec, MAX_LAYERS, MAX_SAMPLE_VALUES, MultiLayerNetConfig, NamedShape, NetSpec,
+    Shape, SpecError,
+};
 pub use targets::Targets;
 pub use two_layer_net::{
     Activation, ParseActivationError, TwoLayerConfig, TwoLayerConfigError, TwoLayerGradients,

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::layers::Name;
+use crate::layers::{Kind, Name};
 use crate::{
     Float, Matrix, Model, NetSpec, Sequential, SpecError, Trainable, TwoLayerConfig,
     TwoLayerConfigError,
@@ -138,6 +138,19 @@ pub enum ModelError {
         cols: usize,
         /// Values present.
         len: usize,
+    },
+    /// A running variance of batch norm is negative: no data gives one, the file is corrupt.
+    #[error(
+        "{name} holds {value} at row {row}: a variance is never negative, the file is corrupt \
+         (train the model again)"
+    )]
+    NegativeVariance {
+        /// `running_var1`...
+        name: String,
+        /// Row of the value.
+        row: usize,
+        /// The value.
+        value: f64,
     },
     /// A parameter holds NaN or an infinity (training diverged, or the file is corrupt).
     #[error(
@@ -454,6 +467,17 @@ fn assemble<T: Float>(
         .partition(|(name, _)| name.kind.is_trained());
     check_names(&expected, &params, &spec_text)?;
     check_names(&expected_state, &state, &spec_text)?;
+    for ((name, _), (_, m)) in expected_state.iter().zip(&state) {
+        if name.kind == Kind::RunningVar
+            && let Some(row) = m.iter().position(|&v| v < T::zero())
+        {
+            return Err(ModelError::NegativeVariance {
+                name: name.to_string(),
+                row,
+                value: m[row].to_f64(),
+            });
+        }
+    }
     let mut net = Sequential::new(spec, 0)?;
     let mut params = params.into_iter();
     net.visit_params(&mut |p| *p.value = params.next().expect("checked").1);

@@ -241,6 +241,42 @@ pub enum LayerError {
     /// A size overflows: the layer is too large to exist, whatever the input.
     #[error("the layer is too large: {0} would not fit in memory's address range")]
     TooLarge(&'static str),
+    /// With this layer, one sample's pass through the network would keep more values than
+    /// [`MAX_SAMPLE_VALUES`].
+    #[error(
+        "one sample's pass would keep {values} values up to this layer (its outputs, and a \
+         convolution's patches), more than the {MAX_SAMPLE_VALUES} a network may keep: use \
+         smaller layers, less padding or a larger stride"
+    )]
+    TooManyValues {
+        /// The values kept from the input to this layer (`u64::MAX` if more).
+        values: u64,
+    },
+}
+
+/// The most layers a [`NetSpec`] may have: fifty times the book's deepest network (DeepConvNet,
+/// 20 layers). A file cannot make a network of 200 000 layers.
+pub const MAX_LAYERS: usize = 1000;
+
+/// The most values one sample's pass may keep, over all layers (each layer's output, and a
+/// convolution's patches and their gradient): 2²⁴, 64 MiB of `f32` per sample, over 100 times
+/// the book's DeepConvNet. Checked from the spec alone, before anything is allocated, so that a
+/// small file cannot declare a layer whose output fills the memory.
+pub const MAX_SAMPLE_VALUES: usize = 1 << 24;
+
+/// The values a layer keeps per sample (its output and the output's gradient, and a
+/// convolution's patches and their gradient), for an input and output that passed
+/// [`LayerSpec::output_shape`].
+fn layer_values(layer: &LayerSpec, input: Shape, output: Shape) -> u128 {
+    let out = output.len().map_or(u128::MAX, |n| n as u128);
+    let patches = match layer.window() {
+        Some(window) if matches!(layer, LayerSpec::Convolution { .. }) => {
+            Geometry::new(input, window).map_or(u128::MAX, |g| g.col_len() as u128)
+        }
+        _ => 0,
+    };
+    out.saturating_mul(2)
+        .saturating_add(patches.saturating_mul(2))
 }
 
 /// A matrix of a network: its name (`W1`, `gamma2`, `running_mean1`…) and its shape.
@@ -294,6 +330,9 @@ pub enum SpecError {
     /// The network's parameters are more than can be counted.
     #[error("the network is too large: its parameters are more than can be counted")]
     TooLarge,
+    /// More than [`MAX_LAYERS`] layers.
+    #[error("the network has {0} layers, more than the {MAX_LAYERS} a network may have")]
+    TooManyLayers(usize),
     /// The standard deviation of the initial weights is negative or not finite.
     #[error("the initial weights' std is {0}: it must be a finite number ≥ 0, e.g. 0.01")]
     InitStd(f64),
@@ -316,6 +355,9 @@ impl NetSpec {
         if self.layers.is_empty() {
             return Err(SpecError::NoLayers);
         }
+        if self.layers.len() > MAX_LAYERS {
+            return Err(SpecError::TooManyLayers(self.layers.len()));
+        }
         if let Init::Std(std) = self.init
             && !(std.is_finite() && std >= 0.0)
         {
@@ -326,19 +368,51 @@ impl NetSpec {
         }
         let mut shapes = Vec::with_capacity(self.layers.len());
         let mut input = self.input;
+        let mut values = self.input.len().map_or(u128::MAX, |n| n as u128);
         for (i, layer) in self.layers.iter().enumerate() {
-            let output = layer
-                .output_shape(input)
-                .map_err(|error| SpecError::Layer {
-                    position: i + 1,
-                    layer: layer.to_string(),
-                    input,
-                    error,
-                })?;
+            let at = |error| SpecError::Layer {
+                position: i + 1,
+                layer: layer.to_string(),
+                input,
+                error,
+            };
+            let output = layer.output_shape(input).map_err(at)?;
+            values = values.saturating_add(layer_values(layer, input, output));
+            if values > MAX_SAMPLE_VALUES as u128 {
+                let values = u64::try_from(values).unwrap_or(u64::MAX);
+                return Err(at(LayerError::TooManyValues { values }));
+            }
             shapes.push(output);
             input = output;
         }
         Ok(shapes)
+    }
+
+    /// The values one sample's pass keeps over all layers (see [`MAX_SAMPLE_VALUES`]): the
+    /// input, each layer's output and gradient, a convolution's patches and their gradient.
+    /// Multiplied by a batch's size, what its forward and backward passes hold.
+    ///
+    /// # Errors
+    /// The spec's first problem (see [`check`](Self::check)).
+    ///
+    /// ```
+    /// use nn_core::{NetSpec, Shape};
+    /// let values = NetSpec::deep_conv_net(Shape::new(1, 28, 28), 10).values_per_sample()?;
+    /// assert!(values > 100_000 && values < nn_core::MAX_SAMPLE_VALUES / 100);
+    /// # Ok::<(), nn_core::SpecError>(())
+    /// ```
+    pub fn values_per_sample(&self) -> Result<usize, SpecError> {
+        let shapes = self.check()?;
+        let inputs = std::iter::once(self.input).chain(shapes.iter().copied());
+        let total = self
+            .layers
+            .iter()
+            .zip(inputs)
+            .zip(&shapes)
+            .map(|((layer, input), &output)| layer_values(layer, input, output))
+            .sum::<u128>()
+            + self.input.len().unwrap_or(0) as u128;
+        Ok(total as usize) // at most MAX_SAMPLE_VALUES, checked
     }
 
     /// The book's `SimpleConvNet` (§7.5, `ch07/simple_convnet.py`) for samples of shape `input`

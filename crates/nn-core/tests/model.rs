@@ -156,12 +156,18 @@ fn a_shape_that_does_not_match_the_spec_is_named() {
 
 #[test]
 fn a_huge_declared_network_is_refused_before_anything_is_allocated() {
-    // 3 × 10⁹ weights (12 GB) declared by a file of a few hundred bytes: the names and shapes
-    // come from the spec alone and are checked before the network is built.
+    // 3 × 10⁹ weights (12 GB) declared by a file of a few hundred bytes: the spec alone says
+    // that one sample's pass would keep too many values, before the network is built.
     assert_rejected(
         &small_model_text(),
         |t| t.replacen("out: 2,", "out: 1000000000,", 1),
-        &["W1", "3x2", "3x1000000000"],
+        &["layer 1", "Affine(1000000000)", "values"],
+    );
+    // Within that bound, the names and shapes are checked before anything is allocated too.
+    assert_rejected(
+        &small_model_text(),
+        |t| t.replacen("out: 2,", "out: 1000000,", 1),
+        &["W1", "3x2", "3x1000000"],
     );
 }
 
@@ -352,4 +358,62 @@ fn an_f32_model_loads_as_f64_within_f32_rounding() {
         let diff = (got - want).abs().max();
         assert!(diff < 1e-7, "{name}: {diff}");
     }
+}
+
+/// A negative running variance (issue 23: `predict` printed NaN probabilities for it) is refused
+/// on load, naming the matrix.
+#[test]
+fn a_negative_running_variance_is_refused() {
+    let spec = NetSpec {
+        input: Shape::flat(3),
+        layers: vec![
+            LayerSpec::Affine { out: 2 },
+            LayerSpec::BatchNorm,
+            LayerSpec::Affine { out: 2 },
+        ],
+        init: nn_core::Init::He,
+        weight_decay: 0.0,
+    };
+    let mut net = Sequential::<f32>::new(spec, 1).unwrap();
+    net.visit_state(&mut |s| {
+        if s.name.to_string() == "running_var1" {
+            s.value.fill(0.25);
+        }
+    });
+    let text = ModelFile::from_model(&net, BTreeMap::new())
+        .unwrap()
+        .to_ron()
+        .unwrap();
+    assert!(text.contains("data: [0.25, 0.25]"), "{text}");
+    let text = text.replacen("data: [0.25, 0.25]", "data: [0.25, -0.5]", 1);
+    let err = ModelFile::<f32>::from_ron(&text).unwrap_err();
+    assert!(
+        matches!(err, ModelError::NegativeVariance { row: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("running_var1"), "{err}");
+}
+
+/// A model file declaring 200 000 layers, or a convolution whose padding makes one sample's
+/// output fill gigabytes, is refused from its spec before anything is allocated (issue 23).
+#[test]
+fn a_network_too_deep_or_too_wide_to_run_is_refused_from_its_spec() {
+    let text = small_model_text();
+    let relus = "Relu, ".repeat(200_000);
+    assert_rejected(
+        &text,
+        |t| t.replacen("Relu, ", &relus, 1),
+        &["200002 layers"],
+    );
+    assert_rejected(
+        &text,
+        |t| {
+            t.replacen(
+                "layers: [",
+                "layers: [Convolution(filters: 64, size: 1, pad: 100000), ",
+                1,
+            )
+        },
+        &["layer 1", "Convolution", "values"],
+    );
 }

@@ -427,8 +427,8 @@ fn specs_are_checked_before_anything_is_built() {
 }
 
 /// Errors are typed by what is wrong (nn-cli maps each to its flag by variant), and a network too
-/// large to count is said to be too large: it used to be reported as an input shape holding no
-/// value.
+/// large is said to be too large: a count that overflowed used to be reported as an input shape
+/// holding no value.
 #[test]
 fn spec_errors_say_what_is_wrong() {
     use nn_core::LayerError;
@@ -482,7 +482,8 @@ fn spec_errors_say_what_is_wrong() {
             ..
         })
     ));
-    // Two layers of 2⁶³ weights each: each count fits, their sum does not.
+    // A network whose counts would overflow is refused as too large, before it is counted: its
+    // input alone keeps more values than a pass may.
     let huge = spec(
         Shape::flat(1 << 32),
         vec![
@@ -491,6 +492,15 @@ fn spec_errors_say_what_is_wrong() {
         ],
     );
     let err = huge.param_count().unwrap_err();
-    assert_eq!(err, SpecError::TooLarge);
-    assert!(err.to_string().contains("too large"), "{err}");
+    assert!(
+        matches!(
+            err,
+            SpecError::Layer {
+                position: 1,
+                error: LayerError::TooManyValues { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -207,8 +207,8 @@ impl Context {
         outputs.write_with(&csv_path, csv)?;
         outputs.write(&svg_path, svg.as_bytes())?;
         outputs.commit()?;
-        println!("figure: {}", svg_path.display());
-        println!("curves: {}", csv_path.display());
+        println!("figure: {}", crate::files::shown(&svg_path));
+        println!("curves: {}", crate::files::shown(&csv_path));
         Ok(())
     }
 
