@@ -43,6 +43,14 @@ pub const TARGETS: &[Target] = &[
         name: "model_ron",
         run: model_ron,
     },
+    Target {
+        name: "pickle",
+        run: pickle,
+    },
+    Target {
+        name: "npz",
+        run: npz,
+    },
 ];
 
 /// The IDX readers' limit while fuzzing: 1 MiB of data, so that each run stays fast (the limit
@@ -145,6 +153,74 @@ pub fn model_ron(data: &[u8]) {
     }
 }
 
+/// The book-weights readers on a pickle: any bytes, as a pickle (`\x80\x04` put before those
+/// that do not start with a PROTO opcode, so that every input runs the pickle machine), read
+/// for the fixtures' arrays W1 (2, 3) and b1 (3,) in float32 or float64. See [`weights`].
+pub fn pickle(data: &[u8]) {
+    if data.first() == Some(&0x80) {
+        weights(data);
+    } else {
+        let mut bytes = b"\x80\x04".to_vec();
+        bytes.extend_from_slice(data);
+        weights(&bytes);
+    }
+}
+
+/// The book-weights readers on an `.npz` (or a lone `.npy`): any bytes, read for the fixtures'
+/// arrays (a `.npy` for W1 alone). See [`weights`].
+pub fn npz(data: &[u8]) {
+    weights(data);
+}
+
+/// Reads `data` as a weight file (its format told by its first bytes) for W1 (2, 3) and b1 (3,)
+/// (W1 alone for a `.npy`), and its inventory, then checks what they promise: the arrays read
+/// are the expected ones, named, shaped and typed as the inventory declares them, with as many
+/// values as their shape; a file whose arrays are not the expected ones lists in its error
+/// exactly what the inventory lists; every error names the file.
+pub fn weights(data: &[u8]) {
+    use book_weights::{Expected, Float, Format, Limits};
+    let floats = [Float::F32, Float::F64];
+    let expected = if Format::sniff(data) == Some(Format::Npy) {
+        Expected::new().array("W1", &[2, 3], &floats)
+    } else {
+        Expected::new()
+            .array("W1", &[2, 3], &floats)
+            .array("b1", &[3], &floats)
+    };
+    let path = Path::new("fuzz-input");
+    let limits = Limits::default();
+    let read = limits.read_from(std::io::Cursor::new(data), path, &expected);
+    let inventory = limits.inventory_from(std::io::Cursor::new(data), path);
+    // A lone array (a .npy, a pickle of one array) is listed under the file's name.
+    let lone = |found: &[book_weights::ArrayInfo]| {
+        matches!((found, expected.arrays()), ([info], [spec])
+            if info.shape.iter().map(|&d| d as usize).eq(spec.shape.iter().copied()))
+    };
+    match (&read, &inventory) {
+        (Ok(arrays), Ok(found)) => {
+            assert!(expected.matches(found) || lone(found), "{found:?}");
+            assert_eq!(arrays.len(), expected.arrays().len());
+            for (array, spec) in arrays.iter().zip(expected.arrays()) {
+                assert_eq!(array.name, spec.name);
+                assert_eq!(array.data.len(), spec.shape.iter().product::<usize>());
+                let info = found
+                    .iter()
+                    .find(|i| i.name == spec.name || found.len() == 1)
+                    .expect("the inventory lists every array read");
+                assert_eq!(info.dtype, array.dtype);
+            }
+        }
+        (Ok(_), Err(e)) => panic!("read, but its inventory fails: {e}"),
+        (Err(e), _) => {
+            assert!(e.to_string().starts_with("fuzz-input"), "{e}");
+            if let Some(found) = e.found() {
+                assert_eq!(Some(found), inventory.as_deref().ok(), "{e}");
+                assert!(!expected.matches(found), "{e}");
+            }
+        }
+    }
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
     encoder
@@ -156,7 +232,8 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// Valid inputs to start fuzzing `target` from (named), made here rather than kept as binary
-/// files: small IDX files (raw and gzip) and PNGs of a few colour types and bit depths.
+/// files: small IDX files (raw and gzip) and PNGs of a few colour types and bit depths; for the
+/// weight readers, the small files NumPy wrote for book-weights' tests.
 pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     let labels = {
         let mut bytes = vec![0, 0, 8, 1, 0, 0, 0, 5];
@@ -178,8 +255,72 @@ pub fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
         "idx_gzip" => vec![("labels".to_owned(), labels), ("images".to_owned(), images)],
         "digit_png" => png_seeds(),
         "model_ron" => model_seeds(),
+        "pickle" => fixtures(&[
+            (
+                "small_p2.pkl",
+                include_bytes!("../../book-weights/tests/data/small_p2.pkl"),
+            ),
+            (
+                "small_p3.pkl",
+                include_bytes!("../../book-weights/tests/data/small_p3.pkl"),
+            ),
+            (
+                "small_p4.pkl",
+                include_bytes!("../../book-weights/tests/data/small_p4.pkl"),
+            ),
+            (
+                "small_p5.pkl",
+                include_bytes!("../../book-weights/tests/data/small_p5.pkl"),
+            ),
+            (
+                "big_endian_p3.pkl",
+                include_bytes!("../../book-weights/tests/data/big_endian_p3.pkl"),
+            ),
+            (
+                "fortran_p3.pkl",
+                include_bytes!("../../book-weights/tests/data/fortran_p3.pkl"),
+            ),
+            (
+                "int_p3.pkl",
+                include_bytes!("../../book-weights/tests/data/int_p3.pkl"),
+            ),
+        ]),
+        "npz" => fixtures(&[
+            (
+                "small.npz",
+                include_bytes!("../../book-weights/tests/data/small.npz"),
+            ),
+            (
+                "small_compressed.npz",
+                include_bytes!("../../book-weights/tests/data/small_compressed.npz"),
+            ),
+            (
+                "big_endian.npz",
+                include_bytes!("../../book-weights/tests/data/big_endian.npz"),
+            ),
+            (
+                "fortran.npz",
+                include_bytes!("../../book-weights/tests/data/fortran.npz"),
+            ),
+            (
+                "int.npz",
+                include_bytes!("../../book-weights/tests/data/int.npz"),
+            ),
+            (
+                "W1.npy",
+                include_bytes!("../../book-weights/tests/data/W1.npy"),
+            ),
+        ]),
         other => panic!("no seeds for target {other}"),
     }
+}
+
+/// Named copies of the files NumPy wrote for book-weights' tests (`make_fixtures.py`).
+fn fixtures(files: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+    files
+        .iter()
+        .map(|(name, bytes)| ((*name).to_owned(), bytes.to_vec()))
+        .collect()
 }
 
 /// Small model files: a two-layer network (version 3, and the same in version 1), and a stack
@@ -380,6 +521,27 @@ pub mod mutate {
 
 #[cfg(test)]
 mod tests {
+    /// The weight seeds read (the integer ones are refused for their dtype).
+    #[test]
+    fn the_weight_seeds_read() {
+        let floats = [book_weights::Float::F32, book_weights::Float::F64];
+        for target in ["pickle", "npz"] {
+            for (name, bytes) in super::seeds(target) {
+                let one = name.ends_with(".npy");
+                let mut expected = book_weights::Expected::new().array("W1", &[2, 3], &floats);
+                if !one {
+                    expected = expected.array("b1", &[3], &floats);
+                }
+                let read = book_weights::Limits::default().read_from(
+                    std::io::Cursor::new(&bytes),
+                    std::path::Path::new(&name),
+                    &expected,
+                );
+                assert_eq!(read.is_ok(), !name.starts_with("int"), "{name}: {read:?}");
+            }
+        }
+    }
+
     /// The model seeds are valid files (so that the fuzzer starts from inputs that load).
     #[test]
     fn the_model_seeds_load() {
