@@ -35,13 +35,19 @@ pub fn save<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<()> {
 /// Reads and validates the model at `path` (any network `train` writes, or a file of an older
 /// format version), for images of `input_size` pixels and MNIST's ten classes.
 pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
+    Ok(load_file(path, input_size)?.net)
+}
+
+/// [`load`], keeping the whole file: the network with its seed, dataset and metadata.
+pub fn load_file<T: Float>(path: &Path, input_size: usize) -> Result<ModelFile<T>> {
     if !path.exists() {
         bail!(
             "model file {} not found: train one first with `nn-cli train` (or pass --model)",
             path.display()
         );
     }
-    let net = ModelFile::<T>::load(path)?.net;
+    let file = ModelFile::<T>::load(path)?;
+    let net = &file.net;
     let (inputs, classes) = (net.input_len(), net.output_len());
     if inputs != input_size {
         bail!(
@@ -57,5 +63,5 @@ pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
             path.display()
         );
     }
-    Ok(net)
+    Ok(file)
 }
