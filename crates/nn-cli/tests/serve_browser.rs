@@ -63,7 +63,9 @@ fn browser_or_skip() -> Option<(PathBuf, PathBuf)> {
 /// The book's trained weights of SimpleConvNet, or `None` after [`common::data_missing`].
 fn simple_convnet_weights_or_skip() -> Option<PathBuf> {
     let path = common::root().join("../shared/data/book-weights/simple_convnet_params.npz");
-    if path.is_file() {
+    if let Ok(path) = std::fs::canonicalize(&path)
+        && path.is_file()
+    {
         return Some(path);
     }
     common::data_missing(&format!(
@@ -220,14 +222,20 @@ async fn draw(client: &Client, digit: char, pointer: Pointer) {
 /// Waits until the page has shown the answer for what is on the pad: its status says `done`
 /// (or why not); returns the status text.
 async fn settled(client: &Client) -> String {
+    let (state, text) = status(client).await;
+    assert_eq!(state, "done", "the page says: {text}");
+    text
+}
+
+/// Waits until the page is no longer busy with what is on the pad: its status's state (`done`,
+/// `idle`, `error`) and text.
+async fn status(client: &Client) -> (String, String) {
     let start = Instant::now();
     loop {
         let status = client.find(Locator::Css("#status")).await.unwrap();
         let state = status.attr("data-state").await.unwrap().unwrap_or_default();
         if state != "busy" {
-            let text = status.text().await.unwrap();
-            assert_eq!(state, "done", "the page says: {text}");
-            return text;
+            return (state, status.text().await.unwrap());
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
@@ -314,6 +322,20 @@ async fn use_the_page(
             std::fs::write(path, png).unwrap();
         }
     }
+
+    // A dot is no digit: the page says so, and shows no answer.
+    client
+        .find(Locator::Css("#clear"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    draw(client, '.', Pointer::Mouse).await;
+    let (state, said) = status(client).await;
+    assert_eq!(state, "idle", "{said}");
+    assert!(said.starts_with("draw a digit: "), "{said}");
+    assert_eq!(text(client, "#top-class").await, "?");
 
     // A misclassified test image of the strip: its label is the test set's, its prediction
     // `nn-cli predict`'s.
@@ -411,7 +433,8 @@ fn a_person_draws_digits_and_reads_the_answers() {
             dir.path(),
             &[
                 "--model",
-                model.to_str().unwrap(),
+                // As a person types it, from the model's folder (the page shows it).
+                model.file_name().unwrap().to_str().unwrap(),
                 "--data",
                 data.to_str().unwrap(),
             ],

@@ -54,6 +54,9 @@ const PIXELS: usize = digit_image::SIDE * digit_image::SIDE;
 pub const MAX_BODY: usize = 1 << 20;
 /// How long requests under way may take to finish once Ctrl-C (or SIGTERM) arrives.
 pub const GRACE: Duration = Duration::from_millis(500);
+/// Most predictions read or computed at once; more wait for their turn before their body is
+/// read.
+const MAX_IN_FLIGHT: usize = 64;
 /// How long a request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the server looks for a recorded Ctrl-C or SIGTERM.
@@ -88,6 +91,9 @@ struct App {
     nets: Mutex<Vec<Networks>>,
     /// One permit per copy in `nets`: a request holding one finds a copy there.
     permits: Semaphore,
+    /// [`MAX_IN_FLIGHT`] permits: a request reads its body only with one, so that bodies
+    /// waiting for a network never take more than `MAX_IN_FLIGHT × MAX_BODY` of memory.
+    admission: Semaphore,
     /// The layer whose output the page draws.
     view: FeatureView,
     /// The class names.
@@ -116,6 +122,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let app = Arc::new(App {
         nets: Mutex::new(vec![nets; workers]),
         permits: Semaphore::new(workers),
+        admission: Semaphore::new(MAX_IN_FLIGHT),
         view,
         classes,
         model_json: Bytes::from(serde_json::to_vec(&info)?),
@@ -301,6 +308,9 @@ async fn predict_handler(State(app): State<Arc<App>>, request: Request) -> Respo
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
         return too_large();
     }
+    let Ok(_admitted) = app.admission.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
     let read = axum::body::to_bytes(request.into_body(), MAX_BODY);
     let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Ok(Ok(body)) => body,
@@ -326,39 +336,34 @@ async fn predict_handler(State(app): State<Arc<App>>, request: Request) -> Respo
             );
         }
     };
-    let pixels = match input_pixels(&body) {
-        Ok(pixels) => pixels,
-        Err((status, message)) => return error(status, &message),
-    };
+    // The preparation of a drawing and the inference are the CPU's work: one request per
+    // core at a time, each on a thread of its own (not the runtime's), JSON and all.
     let Ok(_permit) = app.permits.acquire().await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
     let worker = Arc::clone(&app);
-    let analysis = tokio::task::spawn_blocking(move || {
-        let mut net = worker
+    let answered = tokio::task::spawn_blocking(move || {
+        let pixels = input_pixels(&body)?;
+        let mut nets = worker
             .nets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop()
             .expect("a permit guarantees an idle network");
         let analysis =
-            nn_core::kernels::serial(|| inference::analyse(&mut net, &worker.view, pixels));
+            nn_core::kernels::serial(|| inference::analyse(&mut nets, &worker.view, pixels));
         worker
             .nets
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(net);
-        analysis
+            .push(nets);
+        let answer = PredictResponse::new(analysis, &worker.classes, start.elapsed());
+        serde_json::to_vec(&answer).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     })
     .await;
-    match analysis {
-        Ok(analysis) => {
-            let answer = PredictResponse::new(analysis, &app.classes, start.elapsed());
-            match serde_json::to_vec(&answer) {
-                Ok(json) => json_response(StatusCode::OK, Bytes::from(json)),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-            }
-        }
+    match answered {
+        Ok(Ok(json)) => json_response(StatusCode::OK, Bytes::from(json)),
+        Ok(Err((status, message))) => error(status, &message),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("the inference failed: {e}"),

@@ -230,6 +230,8 @@ pub fn strokes(digit: char) -> Vec<Vec<(f64, f64)>> {
             (85.0, 230.0),
             (205.0, 230.0),
         ]],
+        // A dot: a stroke of one point.
+        '.' => vec![vec![(140.0, 140.0)]],
         _ => panic!("no strokes for {digit}"),
     }
 }

@@ -281,6 +281,7 @@ function showModel(m) {
   $("features-title").textContent = m.features[0].toUpperCase() + m.features.slice(1);
 
   const bars = $("bars");
+  bars.classList.toggle("names", m.classes.some((name) => name.length > 2));
   for (const name of m.classes) {
     const li = document.createElement("li");
     const label = document.createElement("span");
