@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -199,7 +199,6 @@ async fn serve(app: Arc<App>, addr: SocketAddr) -> Result<Signal> {
         .route("/api/model", get(model_info))
         .route("/api/predict", post(predict_handler))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app);
 
     let stopping = Arc::new(tokio::sync::Notify::new());
