@@ -9,10 +9,12 @@
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
 //! nn-cli eval --misclassified data/misclassified.svg   # and the first 20 errors, drawn
 //! nn-cli filters --model data/simple.ron              # a CNN's first-layer filters (SVG)
+//! nn-cli serve --model data/params.ron  # a page on 127.0.0.1:8080: draw a digit, see the answer
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
+mod classes;
 mod data;
 mod eval;
 mod experiment;
@@ -26,6 +28,7 @@ mod limits;
 mod model;
 mod plot;
 mod predict;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -61,6 +64,9 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     /// Draw the first convolution's filters of a CNN model before and after training (SVG).
     Filters(filters::FiltersArgs),
+    /// Serve a page on 127.0.0.1 to draw a digit on and watch the network decide: the
+    /// probabilities, the 28x28 input it sees, its first layer, and test images to load.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
         Command::Experiment(args) => experiment::run(args),
         Command::Import(args) => import::run(args),
         Command::Filters(args) => filters::run(args),
+        Command::Serve(args) => serve::run(args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,13 +39,19 @@ pub const INFERENCE_BATCH: usize = 1000;
 /// Reads and validates the model at `path` (any network `train` writes, or a file of an older
 /// format version), for images of `input_size` pixels and MNIST's ten classes.
 pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
+    Ok(load_file(path, input_size)?.net)
+}
+
+/// [`load`], keeping the whole file: the network with its seed, dataset and metadata.
+pub fn load_file<T: Float>(path: &Path, input_size: usize) -> Result<ModelFile<T>> {
     if !path.exists() {
         bail!(
             "model file {} not found: train one first with `nn-cli train` (or pass --model)",
             path.display()
         );
     }
-    let net = ModelFile::<T>::load(path)?.net;
+    let file = ModelFile::<T>::load(path)?;
+    let net = &file.net;
     let what = format!("model file {} is too large to run here", path.display());
     crate::limits::check_network(&net.spec(), INFERENCE_BATCH, &what)?;
     let (inputs, classes) = (net.input_len(), net.output_len());
@@ -63,7 +69,7 @@ pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
             path.display()
         );
     }
-    Ok(net)
+    Ok(file)
 }
 
 /// `scores` (one column per sample, the first being sample `first`), after checking that every

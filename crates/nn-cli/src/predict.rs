@@ -1,6 +1,6 @@
 //! `nn-cli predict`: the first test images as `predicted == label: o`, or your own digit.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
@@ -86,6 +86,21 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
     Ok(())
 }
 
+/// The class probabilities (softmax of the scores) of one 28×28 image, row-major, 0 background
+/// and 255 ink, scaled to `[0, 1]` as the test images are: the one inference of `predict
+/// --image` and of `serve`, so that both give the same numbers for the same digit. Scores that
+/// are not finite (a model that overflows, see [`model::finite_scores`]) are an error naming
+/// `model`, never probabilities.
+pub fn probabilities<M: Model<f32>>(net: &mut M, pixels: &[u8], model: &Path) -> Result<Vec<f32>> {
+    let x = Matrix::<f32>::from_iterator(
+        pixels.len(),
+        1,
+        pixels.iter().map(|&p| f32::from(p) / 255.0),
+    );
+    let scores = model::finite_scores(net.predict(&x), 0, model)?;
+    Ok(functions::softmax(scores).iter().copied().collect())
+}
+
 /// Prints the most probable classes of a user's digit.
 fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
     if args.top == 0 || args.top > NUM_CLASSES {
@@ -99,12 +114,7 @@ fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
     if args.ascii {
         print!("{}", image::ascii(&pixels));
     }
-    let x = Matrix::<f32>::from_iterator(
-        pixels.len(),
-        1,
-        pixels.iter().map(|&p| f32::from(p) / 255.0),
-    );
-    let probabilities = functions::softmax(model::finite_scores(net.predict(&x), 0, &args.model)?);
+    let probabilities = probabilities(&mut net, &pixels, &args.model)?;
     let mut ranked: Vec<(usize, f32)> = probabilities.iter().copied().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (class, p) in ranked.into_iter().take(args.top) {
