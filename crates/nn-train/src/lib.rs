@@ -61,6 +61,7 @@ mod evaluation;
 mod history;
 mod observer;
 pub mod optimizer;
+mod resume;
 mod trainer;
 
 pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, MAX_ITERS, TrainConfig};
@@ -68,5 +69,6 @@ pub use dataset::{Dataset, Subset};
 pub use evaluation::{EVAL_CHUNK, Evaluator};
 pub use history::{Evaluation, History};
 pub use observer::{Observer, RunInfo, Silent};
-pub use optimizer::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec, Sgd};
-pub use trainer::{TrainError, Trained, train};
+pub use optimizer::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec, OptimizerState, Sgd};
+pub use resume::{Checkpoint, CheckpointReason, Checkpoints, ResumeError, RunState};
+pub use trainer::{TrainError, Trained, train, train_with};
