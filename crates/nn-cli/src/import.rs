@@ -73,7 +73,10 @@ pub fn run(args: ImportArgs) -> Result<()> {
     )]);
     crate::files::create_parent(&args.out)?;
     let spec = net.spec().to_string();
-    crate::model::save(&ModelFile::new(net, metadata), &args.out)?;
+    // The book trained them on MNIST.
+    let mut file = ModelFile::new(net, metadata);
+    file.dataset = Some(mnist_io::Dataset::Mnist.name().to_owned());
+    crate::model::save(&file, &args.out)?;
     println!("network: {spec}");
     println!("model:   {}", args.out.display());
     Ok(())

@@ -13,6 +13,7 @@
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
+mod checkpoint;
 mod data;
 mod eval;
 mod experiment;

@@ -1,18 +1,25 @@
-//! The model file: nn-core's [`ModelFile`] (spec, parameters, state and seed in RON), with the
-//! training options and the final accuracies in its metadata, written through `safe-write`.
+//! The model file: nn-core's [`ModelFile`] (spec, parameters, state, seed and dataset in RON),
+//! with the training options and the final accuracies in its metadata, written through
+//! `safe-write`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use mnist_io::Dataset;
 use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Float, Model, ModelFile, Sequential};
 use nn_train::{Evaluation, TrainConfig};
 
 /// The model file of `net` as RON text (nn-core's [`ModelFile`], which records the network's
-/// own spec), with the seed of its initial weights, the training options and the final
-/// accuracies.
-pub fn to_ron<M: Model<f32>>(net: &M, config: &TrainConfig, last: Evaluation) -> Result<String> {
+/// own spec), with the seed of its initial weights, the dataset it was trained on, the training
+/// options and the final accuracies.
+pub fn to_ron<M: Model<f32>>(
+    net: &M,
+    config: &TrainConfig,
+    dataset: Dataset,
+    last: Evaluation,
+) -> Result<String> {
     let metadata = BTreeMap::from([
         ("train_config".to_owned(), ron::to_string(config)?),
         ("train_acc".to_owned(), format!("{:.4}", last.train_acc)),
@@ -20,7 +27,7 @@ pub fn to_ron<M: Model<f32>>(net: &M, config: &TrainConfig, last: Evaluation) ->
     ]);
     let mut file = ModelFile::from_model(net, metadata)?;
     file.seed = Some(config.seed);
-    file.dataset = Some("mnist".to_owned());
+    file.dataset = Some(dataset.name().to_owned());
     Ok(file.to_ron()?)
 }
 
@@ -32,16 +39,63 @@ pub fn save<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<()> {
         .with_context(|| format!("cannot write model file {}", path.display()))
 }
 
-/// Reads and validates the model at `path` (any network `train` writes, or a file of an older
-/// format version), for images of `input_size` pixels and MNIST's ten classes.
-pub fn load<T: Float>(path: &Path, input_size: usize) -> Result<Sequential<T>> {
+/// Reads and validates the model file at `path` (any network `train` or `import` writes, or a
+/// file of an older format version).
+pub fn read<T: Float>(path: &Path) -> Result<ModelFile<T>> {
     if !path.exists() {
         bail!(
             "model file {} not found: train one first with `nn-cli train` (or pass --model)",
             path.display()
         );
     }
-    let net = ModelFile::<T>::load(path)?.net;
+    Ok(ModelFile::<T>::load(path)?)
+}
+
+/// The dataset a model was trained on: the one its file records, MNIST for files that record
+/// none (written before models recorded it, or imported from the book's weights).
+pub fn dataset_of<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<Dataset> {
+    match file.dataset.as_deref() {
+        None => Ok(Dataset::Mnist),
+        Some(name) => name.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "model file {} was trained on a dataset nn-cli does not know ({name:?}): it \
+                 knows mnist and fashion",
+                path.display()
+            )
+        }),
+    }
+}
+
+/// The dataset a command works on: `flag` if given (refused if the model of `path` was trained
+/// on another), else the model's.
+pub fn choose_dataset<T: Float>(
+    file: &ModelFile<T>,
+    path: &Path,
+    flag: Option<Dataset>,
+) -> Result<Dataset> {
+    let trained = dataset_of(file, path)?;
+    match flag {
+        Some(asked) if asked != trained => bail!(
+            "model file {} was trained on {}, not {}: a model only knows the classes of its \
+             own dataset; use --dataset {} (or leave --dataset out), or a model trained on {}",
+            path.display(),
+            trained.title(),
+            asked.title(),
+            trained.name(),
+            asked.title()
+        ),
+        _ => Ok(trained),
+    }
+}
+
+/// The network of `file` (read from `path`), checked to take images of `input_size` pixels and
+/// to score ten classes.
+pub fn network<T: Float>(
+    file: ModelFile<T>,
+    path: &Path,
+    input_size: usize,
+) -> Result<Sequential<T>> {
+    let net = file.net;
     let (inputs, classes) = (net.input_len(), net.output_len());
     if inputs != input_size {
         bail!(
