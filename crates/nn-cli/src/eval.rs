@@ -43,8 +43,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(path) = &args.misclassified {
         check_svg(path)?;
     }
-    let file = model::read::<f32>(&args.model)?;
-    let dataset = model::choose_dataset(&file, &args.model, args.dataset.map(Dataset::from))?;
+    // The model says which dataset; without it, the data's errors come first.
+    let file = model::read_if_present::<f32>(&args.model)?;
+    let dataset =
+        model::choose_dataset(file.as_ref(), &args.model, args.dataset.map(Dataset::from))?;
     let data = args.data.clone().unwrap_or_else(|| dataset.default_dir());
     if let Some(path) = &args.misclassified {
         files::check_outputs(
@@ -63,6 +65,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     data::check_files(&data, dataset, None, Some(&test))?;
     let inputs = test.pixels_per_image();
+    let file = model::or_read(file, &args.model)?;
     let mut net = model::network(file, &args.model, inputs)?;
 
     // confusion[label][prediction]

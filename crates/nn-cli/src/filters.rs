@@ -34,7 +34,8 @@ pub fn run(args: FiltersArgs) -> Result<()> {
     check_svg(&args.out)?;
     safe_write::check_distinct(&[("--model", &args.model)], &[("--out", &args.out)])?;
     let file = crate::model::read::<f32>(&args.model)?;
-    let dataset = crate::model::choose_dataset(&file, &args.model, args.dataset.map(Into::into))?;
+    let dataset =
+        crate::model::choose_dataset(Some(&file), &args.model, args.dataset.map(Into::into))?;
     let mut net = file.net;
     let spec = net.spec();
     let Some(LayerSpec::Convolution { size, .. }) = spec.layers.first() else {

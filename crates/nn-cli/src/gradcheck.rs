@@ -55,14 +55,14 @@ pub struct GradcheckArgs {
 /// Runs `gradcheck`.
 pub fn run(args: GradcheckArgs) -> Result<()> {
     let flag = args.dataset.map(Dataset::from);
-    let file = args
-        .model
-        .as_ref()
-        .map(|path| model::read::<f64>(path))
-        .transpose()?;
-    let dataset = match (&file, &args.model) {
-        (Some(file), Some(path)) => model::choose_dataset(file, path, flag)?,
-        _ => flag.unwrap_or_default(),
+    // The model says which dataset; without it, the data's errors come first.
+    let file = match &args.model {
+        Some(path) => model::read_if_present::<f64>(path)?,
+        None => None,
+    };
+    let dataset = match &args.model {
+        Some(path) => model::choose_dataset(file.as_ref(), path, flag)?,
+        None => flag.unwrap_or_default(),
     };
     let data = args.data.clone().unwrap_or_else(|| dataset.default_dir());
     let train = data::load_split(
@@ -105,7 +105,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         }
         Some(path) => {
             // Two copies at the same training step, so that dropout draws the same masks.
-            let file = file.expect("read with the model's path");
+            let file = model::or_read(file, path)?;
             let mut net = model::network(file, path, inputs)?;
             let mut twin = net.snapshot();
             net.gradient(&x, t);

@@ -51,6 +51,24 @@ pub fn read<T: Float>(path: &Path) -> Result<ModelFile<T>> {
     Ok(ModelFile::<T>::load(path)?)
 }
 
+/// The model file at `path` if there is one (see [`read`]); `None` when nothing is there, so
+/// that a command can report missing data first.
+pub fn read_if_present<T: Float>(path: &Path) -> Result<Option<ModelFile<T>>> {
+    if path.exists() {
+        read(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `file`, or the model file at `path` read now (an error naming it if it is missing).
+pub fn or_read<T: Float>(file: Option<ModelFile<T>>, path: &Path) -> Result<ModelFile<T>> {
+    match file {
+        Some(file) => Ok(file),
+        None => read(path),
+    }
+}
+
 /// The dataset a model was trained on: the one its file records, MNIST for files that record
 /// none (written before models recorded it, or imported from the book's weights).
 pub fn dataset_of<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<Dataset> {
@@ -67,12 +85,15 @@ pub fn dataset_of<T: Float>(file: &ModelFile<T>, path: &Path) -> Result<Dataset>
 }
 
 /// The dataset a command works on: `flag` if given (refused if the model of `path` was trained
-/// on another), else the model's.
+/// on another), else the model's (MNIST when there is no model file yet).
 pub fn choose_dataset<T: Float>(
-    file: &ModelFile<T>,
+    file: Option<&ModelFile<T>>,
     path: &Path,
     flag: Option<Dataset>,
 ) -> Result<Dataset> {
+    let Some(file) = file else {
+        return Ok(flag.unwrap_or_default());
+    };
     let trained = dataset_of(file, path)?;
     match flag {
         Some(asked) if asked != trained => bail!(

@@ -52,11 +52,14 @@ fn predict_test(args: &PredictArgs) -> Result<()> {
     if args.count == 0 {
         bail!("-n/--count 0 is invalid: classify at least 1 image");
     }
-    let file = model::read::<f32>(&args.model)?;
-    let dataset = model::choose_dataset(&file, &args.model, args.dataset.map(Dataset::from))?;
+    // The model says which dataset; without it, the data's errors come first.
+    let file = model::read_if_present::<f32>(&args.model)?;
+    let dataset =
+        model::choose_dataset(file.as_ref(), &args.model, args.dataset.map(Dataset::from))?;
     let data = args.data.clone().unwrap_or_else(|| dataset.default_dir());
     let test = data::load_split(&data, dataset, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
     data::check_files(&data, dataset, None, Some(&test))?;
+    let file = model::or_read(file, &args.model)?;
     let mut net = model::network(file, &args.model, test.pixels_per_image())?;
     if args.count > test.len() {
         bail!(
@@ -100,7 +103,7 @@ fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
         );
     }
     let file = model::read::<f32>(&args.model)?;
-    let dataset = model::choose_dataset(&file, &args.model, args.dataset.map(Dataset::from))?;
+    let dataset = model::choose_dataset(Some(&file), &args.model, args.dataset.map(Dataset::from))?;
     let pixels = image::load_digit(path)?;
     let mut net = model::network(file, &args.model, pixels.len())?;
     if args.ascii {

@@ -739,15 +739,20 @@ fn init_of(net: &Net) -> String {
 
 fn init_name(init: Init) -> String {
     match init {
-        Init::Std(std) => short(std),
+        // As given: 0.01, 3, 1e30.
+        Init::Std(std) => match std.to_string() {
+            plain if plain.len() <= 10 => plain,
+            _ => format!("{std:e}"),
+        },
         Init::Xavier => "xavier".to_owned(),
         Init::He => "he".to_owned(),
     }
 }
 
 /// Refuses initial weights so large that the first minibatch's loss is not finite or above
-/// [`MAX_FIRST_LOSS`]: the loss of the first `batch_size` training samples, computed from the
-/// fresh network's scores (without weight decay's term).
+/// [`MAX_FIRST_LOSS`]: the loss of the first `batch_size` training samples, as the first
+/// iteration computes it (in training mode, on a copy of the fresh network), less weight
+/// decay's term `λ·½‖W‖²`, which is not the weights' scale's fault.
 fn check_first_loss<M: Model<f32>>(
     net: &M,
     train: &Split,
@@ -762,19 +767,14 @@ fn check_first_loss<M: Model<f32>>(
         (0..n).flat_map(|i| train.image(i).iter().map(|&p| f32::from(p) / 255.0)),
     );
     let mut copy = net.snapshot();
-    let scores = copy.predict(&x);
-    let loss = scores
-        .column_iter()
-        .zip(train.labels())
-        .map(|(column, &label)| {
-            let max = column
-                .iter()
-                .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
-            let sum: f64 = column.iter().map(|&v| (f64::from(v) - max).exp()).sum();
-            max + sum.ln() - f64::from(column[usize::from(label)])
-        })
-        .sum::<f64>()
-        / n as f64;
+    let total = f64::from(copy.loss(&x, nn_core::Targets::Labels(&train.labels()[..n])));
+    let mut squares = 0.0;
+    copy.visit_params(&mut |p| {
+        if p.name.kind == nn_core::layers::Kind::Weight {
+            squares += p.value.iter().map(|&w| f64::from(w).powi(2)).sum::<f64>();
+        }
+    });
+    let loss = total - copy.spec().weight_decay * squares / 2.0;
     if !(loss.is_finite() && loss <= MAX_FIRST_LOSS) {
         bail!(
             "the initial weights ({}) make the loss of the first minibatch {} where a network \
@@ -1047,6 +1047,8 @@ impl Job<'_> {
             spent_ns.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
             result
         };
+        // Its folder was checked, and removed if made for the check.
+        files::create_parent(path)?;
         let checkpoints = Checkpoints {
             resume: state,
             every,
