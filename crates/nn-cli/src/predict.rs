@@ -102,9 +102,10 @@ fn predict_image(args: &PredictArgs, path: &std::path::Path) -> Result<()> {
             args.top
         );
     }
+    // The image is read first: its errors need no model.
+    let pixels = image::load_digit(path)?;
     let file = model::read::<f32>(&args.model)?;
     let dataset = model::choose_dataset(Some(&file), &args.model, args.dataset.map(Dataset::from))?;
-    let pixels = image::load_digit(path)?;
     let mut net = model::network(file, &args.model, pixels.len())?;
     if args.ascii {
         print!("{}", image::ascii(&pixels));
