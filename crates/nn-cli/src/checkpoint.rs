@@ -14,7 +14,8 @@
 //! ```
 //!
 //! Binary, because it must be cheap: written every epoch, it costs well under 1 % of a
-//! DeepConvNet run (BENCHMARKS.md), and `f32` values keep their bits without any formatting.
+//! DeepConvNet run (BENCHMARKS.md), and `f32` values keep their bits without any formatting
+//! (each matrix's values are one byte string).
 //! Loading reads a regular file of at most [`MAX_FILE_BYTES`] and checks the header, the
 //! version, the checksum, then every matrix (its size against its declared shape, finite
 //! values), the history and the state against the network the settings build.
@@ -71,6 +72,41 @@ pub struct DataDigest {
     pub test: String,
 }
 
+/// `f32` values as one CBOR byte string, 4 little-endian bytes each: written and read as a
+/// block (a value at a time, SimpleConvNet's checkpoint took 3 times as long).
+#[derive(Debug)]
+struct Values(Vec<f32>);
+
+impl Serialize for Values {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = self.0.iter().flat_map(|v| v.to_le_bytes()).collect();
+        serializer.serialize_bytes(&bytes)
+    }
+}
+
+impl<'de> Deserialize<'de> for Values {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Values;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a byte string of little-endian f32 values")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Values, E> {
+                if !bytes.len().is_multiple_of(4) {
+                    return Err(E::custom("a byte string of f32 values has a length of 4n"));
+                }
+                let values = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                    .collect();
+                Ok(Values(values))
+            }
+        }
+        deserializer.deserialize_bytes(Visitor)
+    }
+}
+
 /// A matrix: its name, shape and values in memory order (column-major).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +114,7 @@ struct StoredMatrix {
     name: String,
     rows: usize,
     cols: usize,
-    data: Vec<f32>,
+    data: Values,
 }
 
 impl StoredMatrix {
@@ -87,25 +123,26 @@ impl StoredMatrix {
             name,
             rows: m.nrows(),
             cols: m.ncols(),
-            data: m.as_slice().to_vec(),
+            data: Values(m.as_slice().to_vec()),
         }
     }
 
     /// The matrix, if its values fill its shape and are finite.
     fn matrix(&self, what: &str) -> Result<Matrix<f32>> {
-        if self.rows.checked_mul(self.cols) != Some(self.data.len()) {
+        let data = &self.data.0;
+        if self.rows.checked_mul(self.cols) != Some(data.len()) {
             bail!(
                 "{what} {} declares {}x{} values but holds {}",
                 self.name,
                 self.rows,
                 self.cols,
-                self.data.len()
+                data.len()
             );
         }
-        if self.data.iter().any(|v| !v.is_finite()) {
+        if data.iter().any(|v| !v.is_finite()) {
             bail!("{what} {} holds a value that is not finite", self.name);
         }
-        Ok(Matrix::from_column_slice(self.rows, self.cols, &self.data))
+        Ok(Matrix::from_column_slice(self.rows, self.cols, data))
     }
 }
 
