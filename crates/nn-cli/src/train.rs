@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -115,7 +115,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
     /// Iterations between two checkpoints (0: none but the ones of Ctrl-C and of the end)
-    /// [default: one epoch, max(train_size / batch_size, 1)]
+    /// [default: one epoch, max(train_size / batch_size, 1), but none within 10 seconds of the
+    /// last]
     #[arg(long, value_name = "ITERATIONS")]
     checkpoint_every: Option<usize>,
     /// Go on with the run saved in this checkpoint, to the very bits of the run that never
@@ -307,8 +308,8 @@ pub struct RunConfig {
     pub plot: PathBuf,
     /// Checkpoint file (`None`: the model's path with the extension `.ckpt`).
     pub checkpoint: Option<PathBuf>,
-    /// Iterations between two checkpoints (`None`: one epoch; 0: only on a stop and at the
-    /// end).
+    /// Iterations between two checkpoints (`None`: one epoch, none within 10 seconds of the
+    /// last; 0: only on a stop and at the end).
     pub checkpoint_every: Option<usize>,
     /// Worker threads of the rayon pool (`None`: all cores).
     pub threads: Option<usize>,
@@ -593,6 +594,11 @@ fn as_two_layer(
         weight_init_std,
     })
 }
+
+/// The least time between two periodic checkpoints, unless `--checkpoint-every` is given: an
+/// epoch of the two-layer network takes a fraction of a second, and writing a checkpoint about
+/// 10 ms (mostly the file's sync).
+const CHECKPOINT_GAP: Duration = Duration::from_secs(10);
 
 /// The exit status of a run stopped by `--stop-after` (Ctrl-C and SIGTERM give the shell's 130
 /// and 143).
@@ -1018,8 +1024,19 @@ impl Job<'_> {
         let written = AtomicUsize::new(0);
         let spent_ns = AtomicU64::new(0);
         let path = &self.checkpoint;
+        // By default, one checkpoint per epoch but none within CHECKPOINT_GAP of the last one
+        // (a run's results never depend on when its checkpoints are written).
+        let gap = match run.checkpoint_every {
+            Some(_) => Duration::ZERO,
+            None => CHECKPOINT_GAP,
+        };
+        let mut previous = Instant::now();
         let mut save = |c: &Checkpoint<'_, M>| -> Result<(), String> {
             let began = Instant::now();
+            if c.reason == CheckpointReason::Periodic && began - previous < gap {
+                return Ok(());
+            }
+            previous = began;
             let bytes = checkpoint::encode(run, &self.digest, c.network, c.state)
                 .map_err(|e| format!("{e:#}"))?;
             let result = match c.reason {

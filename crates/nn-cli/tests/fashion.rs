@@ -60,7 +60,7 @@ fn fashion_trains_and_evaluates_with_class_names_through_every_command() {
     // eval reads the dataset from the model: its classes are named.
     let svg = dir.path().join("errors.svg");
     let out = stdout_of(
-        &mut query("eval", &model, &data, &[])
+        query("eval", &model, &data, &[])
             .arg("--misclassified")
             .arg(&svg),
     );
