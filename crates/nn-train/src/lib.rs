@@ -12,6 +12,7 @@
 //! | `train_neuralnet.py`, `Trainer`        | [`train`] (`trainer.rs`)               |
 //! | `SGD`, `Momentum`, `Nesterov`, `AdaGrad`, `RMSprop`, `Adam` | [`optimizer`] |
 //! | `train_loss_list`, `train_acc_list`... | [`History`]                            |
+//! | (none: the book's runs cannot resume)  | [`train_with`], [`Checkpoints`], [`RunState`] |
 //!
 //! ```
 //! use nn_core::{Init, LayerSpec, NetSpec, Sequential, Shape};
