@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! nn-cli train                 # the book's chapter-4 run: fetch MNIST if missing, train, save
+//! nn-cli train --resume data/params.ckpt               # go on with a run stopped by Ctrl-C
+//! nn-cli train --dataset fashion                       # Fashion-MNIST instead of the digits
 //! nn-cli train --hidden 100,100,100,100 --activation relu --init he --optimizer adam --batch-norm
 //! nn-cli predict               # the first 10 test images: `7 == 7: o`
 //! nn-cli predict --image 3.png --ascii
@@ -14,7 +16,7 @@
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
-mod classes;
+mod checkpoint;
 mod data;
 mod eval;
 mod experiment;
@@ -45,8 +47,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network on MNIST (fetching it if missing): the book's two-layer network by
-    /// default, or a deeper one of chapter 6; save the model, the history CSV and the plot.
+    /// Train a network on MNIST or Fashion-MNIST (fetching it if missing): the book's two-layer
+    /// network by default, or a deeper one of chapter 6, or a CNN; save the model, the history
+    /// CSV and the plot, and checkpoints that --resume goes on from.
     Train(Box<train::TrainArgs>),
     /// Classify the first test images, or your own digit with --image.
     Predict(predict::PredictArgs),

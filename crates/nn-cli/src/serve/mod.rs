@@ -38,14 +38,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use clap::Args;
-use mnist_io::Split;
+use mnist_io::{Dataset, Split};
 use nn_core::{Model, ModelFile, NetSpec};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use safe_write::interrupt::Signal;
 
-use crate::{classes, data, model};
+use crate::{data, model};
 use inference::{Analysis, FeatureView, Networks};
 
 /// Pixels of the network's input: digit-image's 28×28.
@@ -110,8 +110,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
     nn_core::kernels::keep_warm(false);
     let file = model::load_file::<f32>(&args.model, PIXELS)?;
     let view = FeatureView::of(file.net.spec())?;
-    let classes = classes::class_names(file.dataset.as_deref());
-    let test = load_test_set(&args, file.dataset.as_deref())?;
+    let dataset = model::dataset_of(&file, &args.model)?;
+    let classes = *dataset.class_names();
+    let test = load_test_set(&args, dataset)?;
     let mut net = file.net.clone();
     let samples = match &test {
         Some(test) => {
@@ -144,27 +145,22 @@ pub fn run(args: ServeArgs) -> Result<()> {
     std::process::exit(signal.exit_code());
 }
 
-/// Reads the test set for the strip: `--data`'s folder (an error if it lacks the files), or
-/// data/mnist for an MNIST model when it has them (else no strip, with a note).
-fn load_test_set(args: &ServeArgs, dataset: Option<&str>) -> Result<Option<Split>> {
-    let split = |dir: &Path| data::load_split(dir, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS);
+/// Reads the test set for the strip: `--data`'s folder (an error if it lacks the files), or the
+/// dataset's own folder (`data/mnist`, `data/fashion`) when it has them (else no strip, with a
+/// note).
+fn load_test_set(args: &ServeArgs, dataset: Dataset) -> Result<Option<Split>> {
+    let split = |dir: &Path| {
+        data::load_split(dir, dataset, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)
+    };
     let test = match &args.data {
         Some(dir) => split(dir)?,
-        None if matches!(dataset, None | Some("mnist")) => match split(Path::new("data/mnist")) {
+        None => match split(&dataset.default_dir()) {
             Ok(test) => test,
             Err(error) => {
                 eprintln!("note: no strip of test images ({error:#}); pass --data DIR to show one");
                 return Ok(None);
             }
         },
-        None => {
-            eprintln!(
-                "note: no strip of test images: the model was trained on {}, pass --data DIR \
-                 with its test files to show one",
-                dataset.unwrap_or("another dataset")
-            );
-            return Ok(None);
-        }
     };
     if test.pixels_per_image() != PIXELS {
         anyhow::bail!(
