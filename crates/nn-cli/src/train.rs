@@ -710,7 +710,7 @@ fn check_writable(flag: &str, path: &Path) -> Result<()> {
         })
         .with_context(|| format!("{flag} {} cannot be written", path.display()));
     for dir in missing {
-        let _ = fs::remove_dir(dir);
+        let _ = std::fs::remove_dir(dir);
     }
     probe
 }

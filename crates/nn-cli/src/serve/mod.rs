@@ -149,9 +149,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
 /// dataset's own folder (`data/mnist`, `data/fashion`) when it has them (else no strip, with a
 /// note).
 fn load_test_set(args: &ServeArgs, dataset: Dataset) -> Result<Option<Split>> {
-    let split = |dir: &Path| {
-        data::load_split(dir, dataset, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)
-    };
+    let split =
+        |dir: &Path| data::load_split(dir, dataset, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS);
     let test = match &args.data {
         Some(dir) => split(dir)?,
         None => match split(&dataset.default_dir()) {
