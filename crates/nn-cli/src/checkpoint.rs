@@ -103,7 +103,9 @@ impl<'de> Deserialize<'de> for Values {
                 Ok(Values(values))
             }
         }
-        deserializer.deserialize_bytes(Visitor)
+        // `deserialize_byte_buf`, not `deserialize_bytes`: ciborium reads a byte string for
+        // `deserialize_bytes` only into its 4 KiB scratch buffer, and refuses a longer one.
+        deserializer.deserialize_byte_buf(Visitor)
     }
 }
 
@@ -459,6 +461,19 @@ fn check_names(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_of_any_length_are_one_byte_string_of_little_endian_f32() {
+        // 3000 values: 12 000 bytes, longer than ciborium's 4 KiB scratch buffer.
+        let values: Vec<f32> = (0..3000).map(|i| i as f32 * 0.5 - 7.25).collect();
+        let mut cbor = Vec::new();
+        ciborium::into_writer(&Values(values.clone()), &mut cbor).unwrap();
+        // CBOR's byte string of 12 000 bytes: major type 2, a two-byte length (RFC 8949 §3.1).
+        assert_eq!(cbor[..3], [0x59, 0x2e, 0xe0]);
+        assert_eq!(cbor[3..7], (-7.25f32).to_le_bytes());
+        let read: Values = ciborium::from_reader(cbor.as_slice()).unwrap();
+        assert_eq!(read.0, values);
+    }
 
     #[test]
     fn headers_that_are_not_a_checkpoints_are_refused_clearly() {
