@@ -245,7 +245,6 @@ fn a_resumed_run_may_be_lengthened() {
 #[test]
 fn ctrl_c_at_a_random_moment_then_resume_gives_the_uninterrupted_run() {
     use std::io::{BufRead, BufReader, Read};
-    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     use std::time::{Duration, SystemTime};
 
@@ -287,19 +286,7 @@ fn ctrl_c_at_a_random_moment_then_resume_gives_the_uninterrupted_run() {
         .arg(dir.join("plot.svg"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // Give the child SIGINT's default action, as a terminal's Ctrl-C finds it (a test harness
-    // started as a background job ignores SIGINT, and an ignored signal stays so across exec).
-    // SAFETY: between `fork` and `exec` the closure only calls `signal`, which is
-    // async-signal-safe, and allocates nothing.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(|| {
-            use nix::sys::signal::{SigHandler, Signal, signal};
-            signal(Signal::SIGINT, SigHandler::SigDfl)
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
+    common::default_sigint(&mut command);
     let mut child = command.spawn().unwrap();
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let pid = child.id().to_string();
@@ -508,7 +495,6 @@ fn outputs_and_initial_weights_are_checked_before_training() {
 #[test]
 fn ctrl_c_during_the_final_evaluation_writes_nothing() {
     use std::io::{BufRead, BufReader};
-    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     use std::time::Duration;
 
@@ -537,16 +523,7 @@ fn ctrl_c_during_the_final_evaluation_writes_nothing() {
         .arg(dir.join("plot.svg"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // SAFETY: as above, only `signal` between `fork` and `exec`.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(|| {
-            use nix::sys::signal::{SigHandler, Signal, signal};
-            signal(Signal::SIGINT, SigHandler::SigDfl)
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
+    common::default_sigint(&mut command);
     let mut child = command.spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
