@@ -13,6 +13,7 @@
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
+mod book_check;
 mod data;
 mod eval;
 mod experiment;
@@ -49,8 +50,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
     Eval(eval::EvalArgs),
-    /// Import the book's trained weights (.npz or .pkl of SimpleConvNet or DeepConvNet) into a
-    /// model file.
+    /// Import the book's trained weights (.npz or .pkl of ch03's sample_weight, SimpleConvNet or
+    /// DeepConvNet) into a model file.
     Import(import::ImportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
@@ -61,6 +62,10 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     /// Draw the first convolution's filters of a CNN model before and after training (SVG).
     Filters(filters::FiltersArgs),
+    /// Compute every number the book publishes (truth tables, activations, losses, gradients,
+    /// the apples, the optimizers' paths, the accuracies of its trained weights) and print one
+    /// table: the book's figure, ours, whether they agree; fails when one does not.
+    BookCheck(book_check::BookCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
         Command::Experiment(args) => experiment::run(args),
         Command::Import(args) => import::run(args),
         Command::Filters(args) => filters::run(args),
+        Command::BookCheck(args) => book_check::run(args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

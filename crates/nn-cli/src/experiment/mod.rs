@@ -22,7 +22,7 @@ mod charts;
 mod hyperparameter_optimization;
 mod loss_curves;
 mod optimizer_compare_mnist;
-mod optimizer_compare_naive;
+pub(crate) mod optimizer_compare_naive;
 mod overfit_dropout;
 mod overfit_weight_decay;
 mod runner;
