@@ -49,6 +49,8 @@ enum Source {
     Notebook(&'static str),
     Code,
     WeightsReadme,
+    /// The book's printed text, at a section.
+    BookText(&'static str),
     /// The issue that asked for the row (a figure not printed by the repository).
     Issue19,
 }
@@ -58,6 +60,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Notebook(name) => write!(f, "notebooks/{name}.ipynb output"),
             Source::Code => write!(f, "the book's code run in NumPy"),
+            Source::BookText(section) => write!(f, "the book's text, {section}"),
             Source::WeightsReadme => {
                 write!(f, "book-weights README (the book's code, 2016 weights)")
             }
@@ -338,6 +341,33 @@ pub fn arithmetic_rows() -> Vec<Row> {
             Source::Code,
         ));
     }
+
+    // simpleNet with the W the book prints (§4.4.2; its random draw, printed to 8 digits, so the
+    // book's dW, computed from the unrounded W, is within 1e-6 of ours).
+    let (_, dw) = crate::book::simple_net_gradient(crate::book::BOOK_W);
+    rows.push(numbers(
+        "ch04/gradient_simplenet.py",
+        "dW of simpleNet at the book's printed W, x = [0.6, 0.9], t = 2",
+        &[
+            0.21924763,
+            0.14356247,
+            -0.36281009,
+            0.32887144,
+            0.2153437,
+            -0.54421514,
+        ],
+        &[
+            dw[(0, 0)],
+            dw[(0, 1)],
+            dw[(0, 2)],
+            dw[(1, 0)],
+            dw[(1, 1)],
+            dw[(1, 2)],
+        ],
+        1e-6,
+        8,
+        Source::BookText("§4.4.2"),
+    ));
 
     // Chapter 5's apples (§5.4): forward price, then every derivative.
     let ch05 = Source::Notebook("ch05");
@@ -656,7 +686,7 @@ mod tests {
     #[test]
     fn the_arithmetic_rows_agree_with_the_book() {
         let rows = arithmetic_rows();
-        assert_eq!(rows.len(), 22);
+        assert_eq!(rows.len(), 23);
         for row in &rows {
             assert!(row.agree, "{row:?}");
         }

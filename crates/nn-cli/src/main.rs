@@ -13,6 +13,7 @@
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
+mod book;
 mod book_check;
 mod data;
 mod eval;
@@ -66,6 +67,9 @@ enum Command {
     /// the apples, the optimizers' paths, the accuracies of its trained weights) and print one
     /// table: the book's figure, ours, whether they agree; fails when one does not.
     BookCheck(book_check::BookCheckArgs),
+    /// Run one of the book's smaller scripts of chapters 2 to 8 (gates, activations,
+    /// mnist-show, gradients, simplenet, apples, conv-gradcheck, apply-filter, half-float)
+    Book(book::BookArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Filters(args) => filters::run(args),
         Command::BookCheck(args) => book_check::run(args),
+        Command::Book(args) => book::run(args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,7 +18,7 @@
 //! helpers (`smooth_curve`, `shuffle_dataset`).
 
 mod batch_norm_test;
-mod charts;
+pub(crate) mod charts;
 mod hyperparameter_optimization;
 mod loss_curves;
 mod optimizer_compare_mnist;

@@ -1,0 +1,87 @@
+//! `book half-float`: `ch08/half_float_network.py`, DeepConvNet's test accuracy in `f32`, then
+//! with its weights stored in half precision (`half::f16`, two bytes a value) and its images
+//! rounded to half precision values.
+//!
+//! The book casts weights and images to NumPy's `float16` and computes on (NumPy's own float16
+//! arithmetic); here the weights are kept as `f16` and widened to `f32` for the arithmetic, and
+//! each pixel `p / 255` is rounded to the nearest `f16` first: the same inputs and weights, the
+//! sums in `f32`.
+
+use anyhow::{Result, bail};
+use half::f16;
+use nn_core::{Model, Sequential, Trainable};
+
+use super::BookArgs;
+use crate::book_check::correct;
+use crate::import::{BookNet, book_network};
+
+/// Every parameter of `net` in half precision, in visiting order.
+pub fn to_half(net: &mut Sequential<f32>) -> Vec<Vec<f16>> {
+    let mut stored = Vec::new();
+    net.visit_params(&mut |p| stored.push(p.value.iter().map(|&v| f16::from_f32(v)).collect()));
+    stored
+}
+
+/// Sets every parameter of `net` from `stored` (as [`to_half`] made it), widened to `f32`.
+pub fn from_half(net: &mut Sequential<f32>, stored: &[Vec<f16>]) {
+    let mut k = 0;
+    net.visit_params(&mut |p| {
+        for (v, h) in p.value.iter_mut().zip(&stored[k]) {
+            *v = h.to_f32();
+        }
+        k += 1;
+    });
+}
+
+/// Runs `book half-float`.
+pub fn half_float(args: &BookArgs) -> Result<()> {
+    let mut net: Sequential<f32> = match &args.model {
+        Some(path) => crate::model::load(path, 784)?,
+        None => {
+            let file = args.book_weights.join("deep_convnet_params.npz");
+            if !file.is_file() {
+                bail!(
+                    "{} is missing: pass a model with --model, or the folder of the book's \
+                     trained weights with --book-weights",
+                    file.display()
+                );
+            }
+            book_network(&file, BookNet::DeepConvNet)?
+        }
+    };
+    let test = crate::data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    if test.is_empty() {
+        bail!("the test set in {} holds no image", args.data.display());
+    }
+    println!("network: {}", net.spec());
+    let n = test.len() as f64;
+    println!("calculate accuracy (float32) ... ");
+    let full = correct(&mut net, &test, 100, |v| v);
+    println!("{:.4}", full as f64 / n);
+
+    let stored = to_half(&mut net);
+    let count: usize = stored.iter().map(Vec::len).sum();
+    let bytes = std::mem::size_of_val(&stored[..])
+        + stored
+            .iter()
+            .map(|v| std::mem::size_of_val(&v[..]))
+            .sum::<usize>();
+    from_half(&mut net, &stored);
+    println!("calculate accuracy (float16) ... ");
+    let half = correct(&mut net, &test, 100, |v| f16::from_f32(v).to_f32());
+    println!("{:.4}", half as f64 / n);
+    println!(
+        "weights: {count} values: {} bytes in f16 ({} of data), {} in f32, {} in f64 (the book's)",
+        bytes,
+        count * 2,
+        count * 4,
+        count * 8
+    );
+    println!(
+        "images: {} values: {} bytes in f16, {} in f32",
+        test.len() * test.pixels_per_image(),
+        test.len() * test.pixels_per_image() * 2,
+        test.len() * test.pixels_per_image() * 4
+    );
+    Ok(())
+}
