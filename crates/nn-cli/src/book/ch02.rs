@@ -42,10 +42,14 @@ pub fn gates(args: &BookArgs) -> Result<()> {
             for (panel, (name, gate, lines)) in area.split_evenly((1, 4)).iter().zip(GATES) {
                 let mut curves: Vec<Curve> = lines
                     .iter()
-                    // w1·x1 + w2·x2 + b = 0 → x2 = −(b + w1·x1) / w2, over x1 in [−0.5, 1.5].
+                    // w1·x1 + w2·x2 + b = 0 → x2 = −(b + w1·x1) / w2, over x1 in [−0.5, 1.5]
+                    // in small steps (the chart leaves out the points outside its y range).
                     .map(|&((w1, w2), b)| {
-                        let at = |x1: f64| (x1, -(b + w1 * x1) / w2);
-                        Curve::new("", vec![at(-0.5), at(1.5)], COLORS[0]).dashed()
+                        let at = |k: u32| {
+                            let x1 = -0.5 + 0.01 * f64::from(k);
+                            (x1, -(b + w1 * x1) / w2)
+                        };
+                        Curve::new("", (0..=200).map(at).collect(), COLORS[0]).dashed()
                     })
                     .collect();
                 for (x1, x2) in INPUTS {

@@ -139,7 +139,7 @@ pub fn gradients(args: &BookArgs) -> Result<()> {
             )?;
             let descent = [
                 Curve::new("", vec![(-5.0, 0.0), (5.0, 0.0)], COLORS[0]).dashed(),
-                Curve::new("", vec![(0.0, -5.0), (0.0, 5.0)], COLORS[0]).dashed(),
+                Curve::new("", vec![(0.0, -4.5), (0.0, 4.5)], COLORS[0]).dashed(),
             ];
             let mut curves = descent.to_vec();
             curves.extend(

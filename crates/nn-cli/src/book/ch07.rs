@@ -68,7 +68,7 @@ pub fn conv_gradcheck(args: &BookArgs) -> Result<()> {
     // a pooling window's maximum, so the first layer's central differences are that far off in
     // f64 too. The other parameters agree to 1e-10.
     const TOLERANCE: f64 = 1e-5;
-    if let Some((name, diff)) = diffs.iter().find(|(_, d)| !(*d <= TOLERANCE)) {
+    if let Some((name, diff)) = diffs.iter().find(|(_, d)| d.is_nan() || *d > TOLERANCE) {
         bail!(
             "gradient check failed: {name} differs by {diff:e} on average, more than {TOLERANCE:e}"
         );

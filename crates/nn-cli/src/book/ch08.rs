@@ -85,3 +85,39 @@ pub fn half_float(args: &BookArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::{LayerSpec, NetSpec, Shape};
+
+    #[test]
+    fn half_storage_takes_two_bytes_a_value_and_rounds_to_the_nearest_half() {
+        let spec = NetSpec {
+            input: Shape::new(1, 2, 2),
+            layers: vec![LayerSpec::Affine { out: 3 }],
+            init: nn_core::Init::Std(1.0),
+            weight_decay: 0.0,
+        };
+        let mut net = Sequential::<f32>::new(spec, 7).unwrap();
+        net.visit_params(&mut |p| {
+            for (i, v) in p.value.iter_mut().enumerate() {
+                // 1 + 2^-11 is halfway between two halves (ties to even: 1); 1 + 3·2^-11 rounds
+                // up to 1 + 2^-9; 65520 overflows to infinity; 1e-8 is below the smallest half.
+                *v = [
+                    1.0 + 2f32.powi(-11),
+                    1.0 + 3.0 * 2f32.powi(-11),
+                    65520.0,
+                    1e-8,
+                ][i % 4];
+            }
+        });
+        let stored = to_half(&mut net);
+        assert_eq!(stored.iter().map(Vec::len).sum::<usize>(), 12 + 3);
+        assert_eq!(std::mem::size_of_val(&stored[0][..]), 12 * 2);
+        from_half(&mut net, &stored);
+        let mut values = Vec::new();
+        net.visit_params(&mut |p| values.extend(p.value.iter().copied()));
+        assert_eq!(values[..4], [1.0, 1.0 + 2f32.powi(-9), f32::INFINITY, 0.0]);
+    }
+}
