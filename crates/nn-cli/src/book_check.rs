@@ -479,6 +479,7 @@ fn mnist_rows(data: &Path, weights: &Path) -> Result<Vec<Row>> {
     }
     let mut rows = Vec::new();
     rows.push(gradient_check_row(&train));
+    rows.push(batch_norm_gradient_check_row(&train)?);
 
     // ch03: the book's sample_weight, in float32 as the book (its images and weights are
     // float32), one image at a time and in batches of 100.
@@ -601,6 +602,67 @@ fn accuracy_row(script: &'static str, what: &str, book: usize, ours: usize, sour
         agree: book == ours,
         source,
     }
+}
+
+/// `ch06/batch_norm_gradient_check.py`: a fresh `MultiLayerNetExtend` 784-100-100-10 (ReLU,
+/// He, batch norm) on the first training image. With one sample, batch norm's output is `β`
+/// whatever its input, so every gradient below the last batch norm is exactly 0, for both
+/// methods; `β2` starts at 0, on ReLU's kink, where backprop takes the slope 0 and central
+/// differences half the slope on the right: the notebook prints 0.0 for every parameter but
+/// `beta2` (0.056) and `b3` (1.8e-7). Ours must show the same zeros and a `beta2` off by a
+/// similar amount (its value depends on the random weights above it: between 0.01 and 0.1).
+fn batch_norm_gradient_check_row(train: &Split) -> Result<Row> {
+    let inputs = train.pixels_per_image();
+    let x = Matrix::<f64>::from_iterator(
+        inputs,
+        1,
+        train.image(0).iter().map(|&p| f64::from(p) / 255.0),
+    );
+    let t = Targets::Labels(&train.labels()[..1]);
+    let config = nn_core::MultiLayerNetConfig {
+        hidden: vec![100, 100],
+        activation: Activation::Relu,
+        init: nn_core::Init::He,
+        batch_norm: true,
+        dropout: None,
+        weight_decay: 0.0,
+    };
+    let spec = config.spec(
+        nn_core::Shape::new(1, train.rows(), train.cols()),
+        mnist_io::idx::NUM_CLASSES,
+    );
+    let mut net = Sequential::<f64>::new(spec, 42)?;
+    net.numerical_gradient(&x, t);
+    let numerical = net.named_gradients();
+    net.gradient(&x, t);
+    let backprop = net.named_gradients();
+    let diffs: Vec<(String, f64)> = numerical
+        .iter()
+        .zip(&backprop)
+        .map(|((name, n), (_, b))| (name.to_string(), (n - b).abs().sum() / n.len() as f64))
+        .collect();
+    let zero_in_book = ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "W3"];
+    let agree = diffs.iter().all(|(name, d)| match name.as_str() {
+        "beta2" => (0.01..0.1).contains(d),
+        "b3" => *d < 1e-6,
+        name => zero_in_book.contains(&name) && *d == 0.0,
+    });
+    let shown: Vec<String> = diffs
+        .iter()
+        .filter(|(_, d)| *d != 0.0)
+        .map(|(n, d)| format!("{n} {d:.1e}"))
+        .collect();
+    Ok(Row {
+        script: "ch06/batch_norm_gradient_check.py",
+        what:
+            "mean abs. difference per parameter, fresh 784-100-100-10 ReLU + batch norm, 1 image: \
+               the same zeros, beta2 on ReLU's kink"
+                .to_owned(),
+        book: "0.0 but beta2 5.6e-2, b3 1.8e-7".to_owned(),
+        ours: format!("0.0 but {}", shown.join(", ")),
+        agree,
+        source: Source::Notebook("ch06"),
+    })
 }
 
 /// The book's notebook prints, for a fresh ReLU `TwoLayerNet` on the first 3 training images,

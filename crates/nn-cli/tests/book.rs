@@ -139,3 +139,41 @@ fn mnist_show_and_apply_filter_on_real_mnist() {
     let csv = fs::read_to_string(dir.path().join("apply-filter.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 16 * 24 * 24);
 }
+
+#[test]
+fn gradcheck_checks_a_fresh_network_of_trains_flags() {
+    // ch06/batch_norm_gradient_check.py's network, smaller: every parameter of batch norm too.
+    let (_dir, data) = common::synthetic();
+    let output = nn_cli()
+        .args([
+            "gradcheck",
+            "--hidden",
+            "10,10",
+            "--batch-norm",
+            "--activation",
+            "relu",
+        ])
+        .args(["--init", "he", "--step", "1e-6", "--data"])
+        .arg(&data)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for name in ["W1", "gamma1", "beta1", "gamma2", "beta2", "W3", "b3"] {
+        assert!(
+            stdout.contains(&format!("\n{name}: ")) || stdout.starts_with(name),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("gradient check passed"), "{stdout}");
+    // The two-layer network is checked on every entry with the book's step: --entries is refused.
+    nn_cli()
+        .args(["gradcheck", "--entries", "3", "--data"])
+        .arg(&data)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "--entries and --step apply to a saved model",
+        ));
+}
