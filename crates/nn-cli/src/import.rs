@@ -1,4 +1,5 @@
-//! `nn-cli import`: the book's trained weights (`params.pkl` of `SimpleConvNet`,
+//! `nn-cli import`: the book's trained weights (`sample_weight.pkl` of chapter 3's
+//! `neuralnet_mnist.py`, `params.pkl` of `SimpleConvNet`,
 //! `deep_convnet_params.pkl` of `DeepConvNet`, or the same arrays in a NumPy `.npz`) into our model
 //! file, whose `eval`, `predict` and `gradcheck` then run the book's trained network.
 //!

@@ -177,3 +177,54 @@ fn gradcheck_checks_a_fresh_network_of_trains_flags() {
             "--entries and --step apply to a saved model",
         ));
 }
+
+#[test]
+fn the_books_sample_weight_imports_and_scores_0_9352() {
+    let Some(data) = real_mnist_or_skip() else {
+        return;
+    };
+    let weights = common::root().join("../shared/data/book-weights");
+    if !weights.join("sample_weight.pkl").is_file() {
+        common::data_missing("shared/data/book-weights/sample_weight.pkl");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("sample.ron");
+    nn_cli()
+        .args(["import", "--net", "neuralnet-mnist", "--book-weights"])
+        .arg(weights.join("sample_weight.pkl"))
+        .arg("--out")
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "Affine(50) → Sigmoid → Affine(100)",
+        ));
+    let output = nn_cli()
+        .arg("eval")
+        .arg("--data")
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let report = String::from_utf8(output.stdout).unwrap();
+    // notebooks/ch03.ipynb: Accuracy:0.9352 (648 errors).
+    assert!(
+        report.starts_with("test acc 0.9352  (9352/10000)"),
+        "{report}"
+    );
+    // The CNN flag on these weights names the right one.
+    nn_cli()
+        .args(["import", "--net", "simple-convnet", "--book-weights"])
+        .arg(weights.join("sample_weight.npz"))
+        .arg("--out")
+        .arg(dir.path().join("wrong.ron"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "import them with --net neuralnet-mnist",
+        ));
+}
