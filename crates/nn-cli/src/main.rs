@@ -11,6 +11,8 @@
 //! nn-cli filters --model data/simple.ron              # a CNN's first-layer filters (SVG)
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
+//! nn-cli book gates            # one of the book's smaller scripts, chapters 2 to 8 (--help)
+//! nn-cli book-check            # every number the book publishes, ours beside it, in one table
 //! ```
 
 mod book;
