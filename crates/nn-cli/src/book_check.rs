@@ -468,8 +468,18 @@ pub fn buy_apple_orange() -> Vec<f64> {
 
 /// The rows that need MNIST and the book's weights.
 fn mnist_rows(data: &Path, weights: &Path) -> Result<Vec<Row>> {
-    let train = data::load_split(data, mnist_io::TRAIN_IMAGES, mnist_io::TRAIN_LABELS)?;
-    let test = data::load_split(data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    let train = data::load_split(
+        data,
+        mnist_io::Dataset::Mnist,
+        mnist_io::TRAIN_IMAGES,
+        mnist_io::TRAIN_LABELS,
+    )?;
+    let test = data::load_split(
+        data,
+        mnist_io::Dataset::Mnist,
+        mnist_io::TEST_IMAGES,
+        mnist_io::TEST_LABELS,
+    )?;
     if test.len() != 10_000 {
         bail!(
             "the test set in {} holds {} images, not MNIST's 10000: the book's accuracies are of \

@@ -94,8 +94,9 @@ pub fn run(args: ImportArgs) -> Result<()> {
     )]);
     crate::files::create_parent(&args.out)?;
     let spec = net.spec().to_string();
+    // The book trained them on MNIST.
     let mut file = ModelFile::new(net, metadata);
-    file.dataset = Some("mnist".to_owned()); // the book trained them on MNIST
+    file.dataset = Some(mnist_io::Dataset::Mnist.name().to_owned());
     crate::model::save(&file, &args.out)?;
     println!("network: {spec}");
     println!("model:   {}", crate::files::shown(&args.out));

@@ -960,7 +960,8 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted by SIGINT (Ctrl-C) after iteration")
-            && stderr.contains("not written"),
+            && stderr.contains("not written")
+            && stderr.contains("--resume"),
         "{stderr}"
     );
     let mut left: Vec<_> = fs::read_dir(dir.path())
@@ -968,7 +969,11 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["mnist"], "nothing written, no temporary file");
+    assert_eq!(
+        left,
+        ["mnist", "params.ckpt"],
+        "nothing written but the checkpoint, no temporary file"
+    );
 }
 
 #[test]

@@ -117,7 +117,7 @@ pub fn responses(
 /// trained `SimpleConvNet` (or `--model`), each applied to an MNIST image (or `--image`).
 pub fn apply_filter(args: &BookArgs) -> Result<()> {
     let mut net: Sequential<f32> = match &args.model {
-        Some(path) => crate::model::load(path, 784)?,
+        Some(path) => crate::model::load_file::<f32>(path, 784)?.net,
         None => {
             let file = args.book_weights.join("simple_convnet_params.npz");
             if !file.is_file() {

@@ -39,7 +39,7 @@ pub fn from_half(net: &mut Sequential<f32>, stored: &[Vec<f16>]) {
 /// Runs `book half-float`.
 pub fn half_float(args: &BookArgs) -> Result<()> {
     let mut net: Sequential<f32> = match &args.model {
-        Some(path) => crate::model::load(path, 784)?,
+        Some(path) => crate::model::load_file::<f32>(path, 784)?.net,
         None => {
             let file = args.book_weights.join("deep_convnet_params.npz");
             if !file.is_file() {
@@ -52,7 +52,12 @@ pub fn half_float(args: &BookArgs) -> Result<()> {
             book_network(&file, BookNet::DeepConvNet)?
         }
     };
-    let test = crate::data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    let test = crate::data::load_split(
+        &args.data,
+        mnist_io::Dataset::Mnist,
+        mnist_io::TEST_IMAGES,
+        mnist_io::TEST_LABELS,
+    )?;
     if test.is_empty() {
         bail!("the test set in {} holds no image", args.data.display());
     }

@@ -175,7 +175,7 @@ impl BookArgs {
             SplitName::Train => (mnist_io::TRAIN_IMAGES, mnist_io::TRAIN_LABELS),
             SplitName::Test => (mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS),
         };
-        crate::data::load_split(&self.data, images, labels)
+        crate::data::load_split(&self.data, mnist_io::Dataset::Mnist, images, labels)
     }
 
     /// The name of `--split`, as the book's variables (`x_train`, `x_test`).
