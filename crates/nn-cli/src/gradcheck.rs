@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use mnist_io::Dataset;
-use nn_core::{Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet};
+use nn_core::{
+    Init, Matrix, Model, MultiLayerNetConfig, Sequential, Shape, Targets, Trainable,
+    TwoLayerConfig, TwoLayerNet,
+};
 
 use crate::data::{self, DatasetArg};
 use crate::{limits, model};
@@ -28,28 +31,88 @@ pub struct GradcheckArgs {
     /// How many training samples, from the first
     #[arg(long, default_value_t = 3)]
     samples: usize,
-    /// Neurons in the hidden layer
-    #[arg(long, default_value_t = 50)]
-    hidden: usize,
-    /// Activation of the hidden layer
+    /// Neurons of each hidden layer, comma-separated, as `train --hidden` (50 is the book's
+    /// two-layer network; 100,100 with --batch-norm --activation relu --init he is
+    /// ch06/batch_norm_gradient_check.py's)
+    #[arg(long, value_delimiter = ',', default_value = "50")]
+    hidden: Vec<usize>,
+    /// Activation of the hidden layers
     #[arg(long, default_value = "sigmoid")]
     activation: nn_core::Activation,
+    /// Initial weights, as `train --init`: he, xavier, or a standard deviation [default: 0.01]
+    #[arg(long, allow_negative_numbers = true)]
+    init: Option<Init>,
+    /// Batch normalization after each hidden affine layer (as `train --batch-norm`)
+    #[arg(long)]
+    batch_norm: bool,
+    /// Dropout of this ratio after each hidden activation (as `train --dropout`)
+    #[arg(long, allow_negative_numbers = true)]
+    dropout: Option<f64>,
+    /// Weight decay λ (as `train --weight-decay`)
+    #[arg(long, allow_negative_numbers = true)]
+    weight_decay: Option<f64>,
     /// Seed of the initial weights
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Check this saved model (any network `train` or `import` writes) instead of a fresh
-    /// two-layer one
-    #[arg(long, value_name = "FILE.ron", conflicts_with_all = ["hidden", "activation", "seed"])]
+    /// Check this saved model (any network `train` or `import` writes) instead of a fresh one
+    #[arg(long, value_name = "FILE.ron", conflicts_with_all = [
+        "hidden", "activation", "seed", "init", "batch_norm", "dropout", "weight_decay"
+    ])]
     model: Option<PathBuf>,
-    /// With --model: check only this many entries of each parameter, evenly spread (each entry
-    /// costs two forward passes; SimpleConvNet has 434,000 of them) [default: every entry]
-    #[arg(long, requires = "model")]
+    /// For a saved model or a fresh network other than the two-layer one: check only this many
+    /// entries of each parameter, evenly spread (each entry costs two forward passes;
+    /// SimpleConvNet has 434,000 of them) [default: every entry]
+    #[arg(long)]
     entries: Option<usize>,
-    /// With --model: the step h of the central differences. The book's 1e-4 crosses the kinks
-    /// of ReLU and max pooling in a trained CNN on MNIST images (many values sit that close to
-    /// them), which shows as differences near 1e-5; 1e-6 steps over them
-    #[arg(long, default_value_t = nn_core::gradient::H, requires = "model")]
+    /// For a saved model or a fresh network other than the two-layer one: the step h of the
+    /// central differences. The book's 1e-4 crosses the kinks of ReLU and max pooling in a
+    /// trained CNN on MNIST images (many values sit that close to them), which shows as
+    /// differences near 1e-5; 1e-6 steps over them
+    #[arg(long, default_value_t = nn_core::gradient::H)]
     step: f64,
+}
+
+/// The initial weights' standard deviation when the flags describe the book's two-layer network
+/// (one hidden layer, weights of a fixed standard deviation, no batch norm, dropout or weight
+/// decay), checked as chapter 5's `gradient_check.py` does; `None` for any other network.
+fn two_layer(args: &GradcheckArgs) -> Option<f64> {
+    let plain = args.hidden.len() == 1
+        && !args.batch_norm
+        && args.dropout.is_none()
+        && args.weight_decay.is_none_or(|w| w == 0.0);
+    match args.init.unwrap_or(Init::Std(0.01)) {
+        Init::Std(std) if plain => Some(std),
+        _ => None,
+    }
+}
+
+/// The mean differences of `net`'s backprop and numerical gradients on `x` (every entry, or
+/// `--entries` of each parameter, by steps of `--step`).
+fn check_sequential(
+    mut net: Sequential<f64>,
+    args: &GradcheckArgs,
+    x: &Matrix<f64>,
+    t: Targets<'_, f64>,
+) -> Result<Vec<(String, f64)>> {
+    // Two copies at the same training step, so that dropout draws the same masks.
+    let mut twin = net.snapshot();
+    net.gradient(x, t);
+    if args.entries == Some(0) {
+        bail!("--entries 0 is invalid: check at least 1 entry of each parameter");
+    }
+    if !(args.step > 0.0 && args.step.is_finite()) {
+        bail!(
+            "--step {} is invalid: use a small positive number such as 1e-4",
+            args.step
+        );
+    }
+    let count = args.entries.unwrap_or(usize::MAX);
+    let backprop: Vec<(String, Matrix<f64>)> = net
+        .named_gradients()
+        .into_iter()
+        .map(|(name, grad)| (name.to_string(), grad))
+        .collect();
+    Ok(sampled_diffs(&backprop, &mut twin, x, t, count, args.step))
 }
 
 /// Runs `gradcheck`.
@@ -89,13 +152,20 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     let t = Targets::Labels(labels);
 
     let diffs: Vec<(String, f64)> = match &args.model {
-        None => {
+        None if two_layer(&args).is_some() => {
+            if args.entries.is_some() || args.step != nn_core::gradient::H {
+                bail!(
+                    "--entries and --step apply to a saved model (--model) or a network other \
+                     than the two-layer one (more --hidden layers, --batch-norm, --dropout...): \
+                     the two-layer network is checked on every entry with the book's h = 1e-4"
+                );
+            }
             let config = TwoLayerConfig {
                 input_size: inputs,
-                hidden_size: args.hidden,
+                hidden_size: args.hidden[0],
                 output_size: mnist_io::idx::NUM_CLASSES,
                 activation: args.activation,
-                ..TwoLayerConfig::default()
+                weight_init_std: two_layer(&args).unwrap_or(0.01),
             };
             config.validate()?;
             let what = "use a smaller --hidden or fewer --samples";
@@ -106,29 +176,40 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
             let diffs = net.gradients().mean_abs_diff(&numerical);
             diffs.iter().map(|&(n, d)| (n.to_owned(), d)).collect()
         }
+        None => {
+            // Any other fully connected network of `train`'s flags (the book's
+            // batch_norm_gradient_check.py checks a MultiLayerNetExtend with batch norm).
+            if args.hidden.contains(&0) {
+                bail!("hidden layer size 0 is invalid: use at least 1 neuron, e.g. 50 (--hidden)");
+            }
+            let config = MultiLayerNetConfig {
+                hidden: args.hidden.clone(),
+                activation: args.activation,
+                init: args.init.unwrap_or(Init::Std(0.01)),
+                batch_norm: args.batch_norm,
+                dropout: args.dropout,
+                weight_decay: args.weight_decay.unwrap_or(0.0),
+            };
+            let shape = Shape::new(1, train.rows(), train.cols());
+            let spec = config.spec(shape, mnist_io::idx::NUM_CLASSES);
+            spec.check().map_err(|err| {
+                anyhow::anyhow!(
+                    "the network of --hidden, --dropout, --weight-decay is invalid: {err}"
+                )
+            })?;
+            limits::check_network(
+                &spec,
+                args.samples,
+                "use smaller --hidden or fewer --samples",
+            )?;
+            let net = Sequential::<f64>::new(spec, args.seed)?;
+            check_sequential(net, &args, &x, t)?
+        }
         Some(path) => {
-            // Two copies at the same training step, so that dropout draws the same masks.
             let file = model::or_read(file, path)?;
-            let mut net = model::network(file, path, inputs)?;
+            let net = model::network(file, path, inputs)?;
             limits::check_network(&net.spec(), args.samples, "use fewer --samples")?;
-            let mut twin = net.snapshot();
-            net.gradient(&x, t);
-            if args.entries == Some(0) {
-                bail!("--entries 0 is invalid: check at least 1 entry of each parameter");
-            }
-            if !(args.step > 0.0 && args.step.is_finite()) {
-                bail!(
-                    "--step {} is invalid: use a small positive number such as 1e-4",
-                    args.step
-                );
-            }
-            let count = args.entries.unwrap_or(usize::MAX);
-            let backprop: Vec<(String, Matrix<f64>)> = net
-                .named_gradients()
-                .into_iter()
-                .map(|(name, grad)| (name.to_string(), grad))
-                .collect();
-            sampled_diffs(&backprop, &mut twin, &x, t, count, args.step)
+            check_sequential(net, &args, &x, t)?
         }
     };
     for (name, diff) in &diffs {

@@ -1,4 +1,5 @@
-//! `nn-cli import`: the book's trained weights (`params.pkl` of `SimpleConvNet`,
+//! `nn-cli import`: the book's trained weights (`sample_weight.pkl` of chapter 3's
+//! `neuralnet_mnist.py`, `params.pkl` of `SimpleConvNet`,
 //! `deep_convnet_params.pkl` of `DeepConvNet`, or the same arrays in a NumPy `.npz`) into our model
 //! file, whose `eval`, `predict` and `gradcheck` then run the book's trained network.
 //!
@@ -15,10 +16,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use book_weights::{Expected, Float};
+use book_weights::Expected;
 use clap::{Args, ValueEnum};
 use mnist_io::idx::NUM_CLASSES;
-use nn_core::{LayerSpec, Model, ModelFile, NetSpec, Sequential, Shape, Trainable};
+use nn_core::{Float, LayerSpec, Model, ModelFile, NetSpec, Sequential, Shape, Trainable};
 
 /// Options of `import`.
 #[derive(Args, Debug)]
@@ -37,6 +38,10 @@ pub struct ImportArgs {
 /// The book's networks whose trained weights it publishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BookNet {
+    /// `ch03/neuralnet_mnist.py` (`sample_weight.pkl`): affine 784→50 → sigmoid → affine 50→100
+    /// → sigmoid → affine 100→10
+    #[value(name = "neuralnet-mnist")]
+    NeuralnetMnist,
     /// `ch07/simple_convnet.py` (`params.pkl`)
     #[value(name = "simple-convnet")]
     SimpleConvNet,
@@ -50,6 +55,18 @@ impl BookNet {
     pub fn spec(self) -> NetSpec {
         let input = Shape::new(1, 28, 28);
         match self {
+            BookNet::NeuralnetMnist => NetSpec {
+                input,
+                layers: vec![
+                    LayerSpec::Affine { out: 50 },
+                    LayerSpec::Sigmoid,
+                    LayerSpec::Affine { out: 100 },
+                    LayerSpec::Sigmoid,
+                    LayerSpec::Affine { out: NUM_CLASSES },
+                ],
+                init: Default::default(),
+                weight_decay: 0.0,
+            },
             BookNet::SimpleConvNet => NetSpec::simple_conv_net(input, NUM_CLASSES),
             BookNet::DeepConvNet => NetSpec::deep_conv_net(input, NUM_CLASSES),
         }
@@ -57,6 +74,7 @@ impl BookNet {
 
     fn flag(self) -> &'static str {
         match self {
+            BookNet::NeuralnetMnist => "neuralnet-mnist",
             BookNet::SimpleConvNet => "simple-convnet",
             BookNet::DeepConvNet => "deep-convnet",
         }
@@ -66,7 +84,7 @@ impl BookNet {
 /// Runs `import`.
 pub fn run(args: ImportArgs) -> Result<()> {
     check_out(&args)?;
-    let net = book_network(&args.book_weights, args.net)?;
+    let net = book_network::<f64>(&args.book_weights, args.net)?;
     let metadata = BTreeMap::from([(
         "source".to_owned(),
         format!(
@@ -112,7 +130,7 @@ fn check_out(args: &ImportArgs) -> Result<()> {
 /// The arrays of the book's `net`: for each layer with parameters, `W` and `b` under the book's
 /// names and NumPy shapes, in float64 (the CNNs') or float32 (ch03's).
 fn expected(net: BookNet) -> Expected {
-    let floats = [Float::F64, Float::F32];
+    let floats = [book_weights::Float::F64, book_weights::Float::F32];
     book_shapes(&net.spec())
         .into_iter()
         .fold(Expected::new(), |expected, (name, shape)| {
@@ -120,8 +138,9 @@ fn expected(net: BookNet) -> Expected {
         })
 }
 
-/// The network `net` holding the arrays of `path`, after checking them against it.
-pub fn book_network(path: &Path, net: BookNet) -> Result<Sequential<f64>> {
+/// The network `net` holding the arrays of `path`, after checking them against it, in `T` (each
+/// value rounded once from the file's).
+pub fn book_network<T: Float>(path: &Path, net: BookNet) -> Result<Sequential<T>> {
     let arrays = book_weights::read(path, &expected(net)).map_err(|err| explain(err, path, net))?;
     for array in arrays.iter() {
         if let Some(i) = array.data.iter().position(|v| !v.is_finite()) {
@@ -133,12 +152,13 @@ pub fn book_network(path: &Path, net: BookNet) -> Result<Sequential<f64>> {
             );
         }
     }
-    let mut network = Sequential::<f64>::new(net.spec(), 0).context("the book's network")?;
+    let mut network = Sequential::<T>::new(net.spec(), 0).context("the book's network")?;
     network.visit_params(&mut |p| {
         let array = arrays
             .get(&p.name.to_string())
             .expect("every parameter is expected");
-        *p.value = nn_core::Matrix::from_row_slice(p.value.nrows(), p.value.ncols(), &array.data);
+        let values: Vec<T> = array.data.iter().map(|&v| T::of_f64(v)).collect();
+        *p.value = nn_core::Matrix::from_row_slice(p.value.nrows(), p.value.ncols(), &values);
     });
     Ok(network)
 }

@@ -14,8 +14,12 @@
 //! nn-cli serve --model data/params.ron  # a page on 127.0.0.1:8080: draw a digit, see the answer
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
+//! nn-cli book gates            # one of the book's smaller scripts, chapters 2 to 8 (--help)
+//! nn-cli book-check            # every number the book publishes, ours beside it, in one table
 //! ```
 
+mod book;
+mod book_check;
 mod checkpoint;
 mod data;
 mod eval;
@@ -55,8 +59,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Test accuracy, per-class accuracy and the confusion matrix of a saved model.
     Eval(eval::EvalArgs),
-    /// Import the book's trained weights (.npz or .pkl of SimpleConvNet or DeepConvNet) into a
-    /// model file.
+    /// Import the book's trained weights (.npz or .pkl of ch03's sample_weight, SimpleConvNet or
+    /// DeepConvNet) into a model file.
     Import(import::ImportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
@@ -67,6 +71,13 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     /// Draw the first convolution's filters of a CNN model before and after training (SVG).
     Filters(filters::FiltersArgs),
+    /// Compute every number the book publishes (truth tables, activations, losses, gradients,
+    /// the apples, the optimizers' paths, the accuracies of its trained weights) and print one
+    /// table: the book's figure, ours, whether they agree; fails when one does not.
+    BookCheck(book_check::BookCheckArgs),
+    /// Run one of the book's smaller scripts of chapters 2 to 8 (gates, activations,
+    /// mnist-show, gradients, simplenet, apples, conv-gradcheck, apply-filter, half-float)
+    Book(book::BookArgs),
     /// Serve a page on 127.0.0.1 to draw a digit on and watch the network decide: the
     /// probabilities, the 28x28 input it sees, its first layer, and test images to load.
     Serve(serve::ServeArgs),
@@ -85,6 +96,8 @@ fn main() -> ExitCode {
         Command::Experiment(args) => experiment::run(args),
         Command::Import(args) => import::run(args),
         Command::Filters(args) => filters::run(args),
+        Command::BookCheck(args) => book_check::run(args),
+        Command::Book(args) => book::run(args),
         Command::Serve(args) => serve::run(args),
     });
     match result {

@@ -258,11 +258,17 @@ fn only_weights_of_another_network_suggest_its_flag() {
             "{name}: {stderr}"
         );
     }
-    // ch03's MLP has SimpleConvNet's names but not its shapes.
+    // ch03's MLP has SimpleConvNet's names but not its shapes: its own flag is suggested.
     let sample = root().join("../shared/data/book-weights/sample_weight.npz");
     if sample.exists() {
         let stderr = failure(import("simple-convnet", &sample, &out), &out);
-        assert!(!stderr.contains("--net"), "{stderr}");
+        assert!(
+            stderr.contains(
+                "holds the weights of the book's neuralnet-mnist, not simple-convnet: \
+                             import them with --net neuralnet-mnist"
+            ),
+            "{stderr}"
+        );
         assert!(
             stderr.contains("array W1 has shape (784, 50) where (30, 1, 5, 5) is expected"),
             "{stderr}"

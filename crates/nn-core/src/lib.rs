@@ -65,6 +65,7 @@ pub mod integrate;
 pub mod layers;
 mod model;
 mod model_file;
+pub mod perceptron;
 mod sequential;
 mod spec;
 mod targets;

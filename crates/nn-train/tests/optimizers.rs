@@ -62,14 +62,25 @@ fn momentum_accumulates_a_velocity() {
 }
 
 #[test]
-fn nesterov_looks_ahead() {
-    // v = −0.1, w += 0.81·(−0.1) − 1.9·0.1·1 = −0.271;
-    // v = 0.9·(−0.1) − 0.2 = −0.29, w += 0.81·(−0.29) − 1.9·0.1·2 = −0.6149.
-    assert_close(
-        two_steps(&mut Nesterov::new(0.1, 0.9)),
-        [-0.271, -0.8859],
-        "Nesterov",
-    );
+fn nesterov_follows_the_books_fixed_update() {
+    // The book's `Nesterov.update` since commit 89eadd0 (2021, "Fix Nesterov update function"):
+    //   params += m·m·v; params -= (1 + m)·lr·g; v *= m; v -= lr·g
+    // with lr 0.1, m 0.9, from w = 0, v = 0, gradients 1, 2, −3 (by hand; NumPy gives the same):
+    //   w = 0.81·0 − 0.19·1 = −0.19,                      v = −0.1
+    //   w = −0.19 + 0.81·(−0.1) − 0.19·2 = −0.651,        v = 0.9·(−0.1) − 0.2 = −0.29
+    //   w = −0.651 + 0.81·(−0.29) + 0.19·3 = −0.3159,     v = 0.9·(−0.29) + 0.3 = 0.039
+    // The pre-fix order (velocity first) gives −0.271, −0.8859, −0.28431: this test fails on it.
+    let mut nesterov = Nesterov::new(0.1, 0.9);
+    let mut w = One::new(&[0.0]);
+    let mut after = Vec::new();
+    for g in [1.0, 2.0, -3.0] {
+        w.grad[0] = g;
+        nesterov.update(&mut w);
+        after.push(w.value[0]);
+    }
+    for (got, want) in after.iter().zip([-0.19, -0.651, -0.3159]) {
+        assert!((got - want).abs() < 1e-12, "Nesterov: {after:?}");
+    }
 }
 
 #[test]

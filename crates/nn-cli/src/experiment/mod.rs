@@ -18,11 +18,11 @@
 //! helpers (`smooth_curve`, `shuffle_dataset`).
 
 mod batch_norm_test;
-mod charts;
+pub(crate) mod charts;
 mod hyperparameter_optimization;
 mod loss_curves;
 mod optimizer_compare_mnist;
-mod optimizer_compare_naive;
+pub(crate) mod optimizer_compare_naive;
 mod overfit_dropout;
 mod overfit_weight_decay;
 mod runner;

@@ -31,7 +31,7 @@ fn df(x: f64, y: f64) -> (f64, f64) {
 }
 
 /// The book's four optimizers and their learning rates.
-fn optimizers() -> [OptimizerSpec; 4] {
+pub(crate) fn optimizers() -> [OptimizerSpec; 4] {
     [
         OptimizerKind::Sgd.with_lr(0.95),
         OptimizerKind::Momentum.with_lr(0.1),
@@ -60,7 +60,7 @@ impl Trainable<f64> for Point {
 }
 
 /// The positions of `optimizer` from the start: before each of its `STEPS` updates.
-fn path(optimizer: &OptimizerSpec) -> Vec<(f64, f64)> {
+pub(crate) fn path(optimizer: &OptimizerSpec) -> Vec<(f64, f64)> {
     let mut optimizer = optimizer.build::<f64>();
     let scalar = |v: f64| Matrix::from_element(1, 1, v);
     let mut point = Point {

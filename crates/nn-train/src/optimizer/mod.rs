@@ -5,7 +5,7 @@
 //! |-------------|--------------|--------------------------------------------------------------------|
 //! | `SGD`       | [`Sgd`]      | `W ← W − lr·g`                                                      |
 //! | `Momentum`  | [`Momentum`] | `v ← m·v − lr·g`, `W ← W + v`                                       |
-//! | `Nesterov`  | [`Nesterov`] | `v ← m·v − lr·g`, `W ← W + m²·v − (1 + m)·lr·g`                     |
+//! | `Nesterov`  | [`Nesterov`] | `W ← W + m²·v − (1 + m)·lr·g`, then `v ← m·v − lr·g` (the book's 2021 fix) |
 //! | `AdaGrad`   | [`AdaGrad`]  | `h ← h + g²`, `W ← W − lr·g / (√h + 1e-7)`                          |
 //! | `RMSprop`   | [`RmsProp`]  | `h ← ρ·h + (1 − ρ)·g²`, `W ← W − lr·g / (√h + 1e-7)`               |
 //! | `Adam`      | [`Adam`]     | `m ← m + (1 − β₁)(g − m)`, `v ← v + (1 − β₂)(g² − v)`, `W ← W − lr_t·m / (√v + 1e-7)` with `lr_t = lr·√(1 − β₂ᵗ) / (1 − β₁ᵗ)` |

@@ -5,8 +5,14 @@ use nn_core::{Float, Trainable};
 use super::{Optimizer, OptimizerError, OptimizerState, States, state};
 use nn_core::kernels::threads::in_halves;
 
-/// Nesterov's accelerated gradient, as the book writes it: `v ← m·v − lr·g`, then
-/// `W ← W + m²·v − (1 + m)·lr·g`.
+/// Nesterov's accelerated gradient, as the book's `common/optimizer.py` writes it since its fix:
+/// `W ← W + m²·v − (1 + m)·lr·g` with the velocity of the step before, then `v ← m·v − lr·g`.
+///
+/// Erratum: the book's first `Nesterov` (the repository's 2016 code) updated the velocity
+/// first and stepped with the new one (`v ← m·v − lr·g; W ← W + m²·v − (1 + m)·lr·g`). The
+/// book's repository fixed the order on 2021-01-18 (commit `89eadd0`, "Fix Nesterov update
+/// function"); this follows the fixed code. The two differ from the first step on: the pre-fix
+/// order steps by `m²·(m·v − lr·g)` where the fixed one steps by `m²·v`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nesterov<T: Float> {
     /// The learning rate (book: 0.01).
@@ -36,10 +42,10 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
                 (p.value.as_mut_slice(), p.grad.as_slice(), v.as_mut_slice()),
                 |(w, g, v)| {
                     for ((w, &g), v) in w.iter_mut().zip(g).zip(v) {
-                        *v *= m;
-                        *v -= lr * g;
                         *w += m * m * *v;
                         *w -= (T::one() + m) * lr * g;
+                        *v *= m;
+                        *v -= lr * g;
                     }
                 },
             );
