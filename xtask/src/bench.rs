@@ -601,7 +601,7 @@ fn report(ours: &[Run], theirs: &[Run], rates: &GemmRates, activation: &str) -> 
     let peak = rates.peak();
     let bound_s = flop / (peak * 1e9);
     println!();
-    println!("GEMM (nn_core::Float::gemm, f32, release build; best of the rounds):");
+    println!("GEMM (nn_kernels::gemm::gemm, f32, release build; best of the rounds):");
     println!(
         "  2048³, one at a time           {:>7.1} GFLOP/s",
         rates.one_at_a_time

@@ -16,7 +16,7 @@ pub const MAX_PARAMS: usize = 50_000_000;
 
 /// The most values a batch's passes may keep (every layer's outputs and gradients, see
 /// `NetSpec::values_per_sample`, times the batch): 2²⁸, 1 GiB of `f32`. DeepConvNet keeps about
-/// 10⁵ per sample, so a batch of 100 or an evaluation chunk of 1000 stays far below.
+/// 2·10⁵ per sample, so a batch of 100 or an evaluation chunk of 1000 stays below.
 pub const MAX_BATCH_VALUES: usize = 1 << 28;
 
 /// The largest config file `train --config` reads: a config is a few hundred bytes, a `Spec` of

@@ -721,7 +721,7 @@ fn runs_too_long_too_large_or_too_fine_for_f32_are_refused_before_training() {
         (&["--lr", "1e-50"], "too small for f32"),
         (
             &["--hidden", "1000000"],
-            "more than the 50000000 nn-cli trains",
+            "more than the 50000000 nn-cli builds",
         ),
         (
             &[

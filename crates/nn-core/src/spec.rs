@@ -242,11 +242,11 @@ pub enum LayerError {
     #[error("the layer is too large: {0} would not fit in memory's address range")]
     TooLarge(&'static str),
     /// With this layer, one sample's pass through the network would keep more values than
-    /// [`MAX_SAMPLE_VALUES`].
+    /// [`MAX_SAMPLE_VALUES`] (or a convolution's patches alone would).
     #[error(
-        "one sample's pass would keep {values} values up to this layer (its outputs, and a \
-         convolution's patches), more than the {MAX_SAMPLE_VALUES} a network may keep: use \
-         smaller layers, less padding or a larger stride"
+        "one sample's pass would keep {values} values up to this layer (the outputs and their \
+         gradients, or a convolution's patches), more than the {MAX_SAMPLE_VALUES} a network \
+         may keep: use smaller layers, less padding or a larger stride"
     )]
     TooManyValues {
         /// The values kept from the input to this layer (`u64::MAX` if more).
@@ -258,25 +258,30 @@ pub enum LayerError {
 /// 20 layers). A file cannot make a network of 200 000 layers.
 pub const MAX_LAYERS: usize = 1000;
 
-/// The most values one sample's pass may keep, over all layers (each layer's output, and a
-/// convolution's patches and their gradient): 2²⁴, 64 MiB of `f32` per sample, over 100 times
-/// the book's DeepConvNet. Checked from the spec alone, before anything is allocated, so that a
-/// small file cannot declare a layer whose output fills the memory.
+/// The most values one sample's pass may keep, over all layers (each layer's output and its
+/// gradient), and the most values of one convolution's patches and their gradient: 2²⁴,
+/// 64 MiB of `f32`, 80 times what the book's DeepConvNet keeps per sample (about 2·10⁵).
+/// Checked from the spec alone, before anything is allocated, so that a small file cannot
+/// declare a layer whose output fills the memory.
 pub const MAX_SAMPLE_VALUES: usize = 1 << 24;
 
-/// The values a layer keeps per sample (its output and the output's gradient, and a
-/// convolution's patches and their gradient), for an input and output that passed
-/// [`LayerSpec::output_shape`].
-fn layer_values(layer: &LayerSpec, input: Shape, output: Shape) -> u128 {
-    let out = output.len().map_or(u128::MAX, |n| n as u128);
-    let patches = match layer.window() {
-        Some(window) if matches!(layer, LayerSpec::Convolution { .. }) => {
-            Geometry::new(input, window).map_or(u128::MAX, |g| g.col_len() as u128)
-        }
+/// The values a layer keeps per sample: its output and the output's gradient.
+fn layer_values(output: Shape) -> u128 {
+    output
+        .len()
+        .map_or(u128::MAX, |n| n as u128)
+        .saturating_mul(2)
+}
+
+/// The values of a convolution's scratch, one sample's patches and their gradient (kept once
+/// per thread, not per sample), for an input that passed [`LayerSpec::output_shape`].
+fn patch_values(layer: &LayerSpec, input: Shape) -> u128 {
+    match (layer, layer.window()) {
+        (LayerSpec::Convolution { .. }, Some(window)) => Geometry::new(input, window)
+            .map_or(u128::MAX, |g| g.col_len() as u128)
+            .saturating_mul(2),
         _ => 0,
-    };
-    out.saturating_mul(2)
-        .saturating_add(patches.saturating_mul(2))
+    }
 }
 
 /// A matrix of a network: its name (`W1`, `gamma2`, `running_mean1`…) and its shape.
@@ -377,8 +382,10 @@ impl NetSpec {
                 error,
             };
             let output = layer.output_shape(input).map_err(at)?;
-            values = values.saturating_add(layer_values(layer, input, output));
-            if values > MAX_SAMPLE_VALUES as u128 {
+            values = values.saturating_add(layer_values(output));
+            let patches = patch_values(layer, input);
+            if values > MAX_SAMPLE_VALUES as u128 || patches > MAX_SAMPLE_VALUES as u128 {
+                let values = values.max(patches);
                 let values = u64::try_from(values).unwrap_or(u64::MAX);
                 return Err(at(LayerError::TooManyValues { values }));
             }
@@ -389,8 +396,8 @@ impl NetSpec {
     }
 
     /// The values one sample's pass keeps over all layers (see [`MAX_SAMPLE_VALUES`]): the
-    /// input, each layer's output and gradient, a convolution's patches and their gradient.
-    /// Multiplied by a batch's size, what its forward and backward passes hold.
+    /// input, each layer's output and gradient. Multiplied by a batch's size, what its forward
+    /// and backward passes hold.
     ///
     /// # Errors
     /// The spec's first problem (see [`check`](Self::check)).
@@ -398,18 +405,15 @@ impl NetSpec {
     /// ```
     /// use nn_core::{NetSpec, Shape};
     /// let values = NetSpec::deep_conv_net(Shape::new(1, 28, 28), 10).values_per_sample()?;
-    /// assert!(values > 100_000 && values < nn_core::MAX_SAMPLE_VALUES / 100);
+    /// assert!((200_000..210_000).contains(&values)); // outputs and their gradients
+    /// assert!(values * 1000 < 1 << 28); // an evaluation chunk of 1000 in 1 GiB
     /// # Ok::<(), nn_core::SpecError>(())
     /// ```
     pub fn values_per_sample(&self) -> Result<usize, SpecError> {
         let shapes = self.check()?;
-        let inputs = std::iter::once(self.input).chain(shapes.iter().copied());
-        let total = self
-            .layers
+        let total = shapes
             .iter()
-            .zip(inputs)
-            .zip(&shapes)
-            .map(|((layer, input), &output)| layer_values(layer, input, output))
+            .map(|&output| layer_values(output))
             .sum::<u128>()
             + self.input.len().unwrap_or(0) as u128;
         Ok(total as usize) // at most MAX_SAMPLE_VALUES, checked

@@ -1,4 +1,4 @@
-//! The GEMM peak of this machine, measured with the network's own GEMM (`nn_core::Float::gemm`
+//! The GEMM peak of this machine, measured with the network's own GEMM (`nn_kernels::gemm::gemm`
 //! in `f32`), in the same release build as `nn-cli`.
 //!
 //! Three figures: large square products one at a time (on as many cores as the kernel uses by

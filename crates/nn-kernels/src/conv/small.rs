@@ -15,7 +15,7 @@
 //!
 //! The partial sums take `filters · weights · LANES` values, so this serves filters of up to
 //! [`MAX_PAIRS`] pairs (the book's first layers); larger ones go through the filter-gradient
-//! kernel of `layers/direct.rs` (filters in multiples of 16) or `gemm`.
+//! kernel of [`direct`](super::direct) (filters in multiples of 16) or `gemm`.
 
 use multiversion::multiversion;
 
