@@ -10,7 +10,7 @@
   statistics set on its layers), then the class's own `accuracy` in float64; prints
   `pkl acc 0.XXXX`. The .npz: every array equal (values, shape, dtype float64) to the
   pickle's; for the fully connected nets (cheap) its accuracy through the class too,
-  `npz acc 0.XXXX`.
+  `npz acc 0.XXXX`; and each of its `.npy` entries byte for byte what `numpy.save` writes.
 - safetensors: `safetensors.numpy.load_file`, every tensor the float32 of the .npz's array,
   the same names and shapes; prints `safetensors equal N`.
 
@@ -18,10 +18,12 @@ Any mismatch raises (exit status 1).
 """
 
 import argparse
+import io
 import os
 import pickle
 import re
 import sys
+import zipfile
 
 import numpy as np
 
@@ -50,6 +52,9 @@ def check_onnx(path, x, t, scores_out):
     names = [o.name for o in session.get_outputs()]
     assert names == ["scores", "probabilities"], names
     assert [i.name for i in session.get_inputs()] == ["image"]
+    # (N, 1, 28, 28), or (N, 784) for a network of flat inputs.
+    shape = session.get_inputs()[0].shape
+    x = x.reshape([len(x)] + shape[1:])
     scores, probabilities = [], []
     for start in range(0, len(x), 1000):
         s, p = session.run(None, {"image": x[start : start + 1000]})
@@ -143,6 +148,13 @@ def main():
     with np.load(args.npz) as npz:
         arrays = {k: npz[k] for k in npz.files}
     assert list(arrays) == list(pickled), (list(arrays), list(pickled))
+    # Each .npy entry byte for byte what numpy.save writes of the array it holds.
+    with zipfile.ZipFile(args.npz) as archive:
+        for name in archive.namelist():
+            raw = archive.read(name)
+            again = io.BytesIO()
+            np.save(again, np.load(io.BytesIO(raw)))
+            assert again.getvalue() == raw, name
     for k, v in arrays.items():
         p = pickled[k]
         assert type(p) is np.ndarray and p.dtype == np.float64 and v.dtype == np.float64, k

@@ -10,9 +10,10 @@
 //! - `--format safetensors`: the same names and shapes in float32, the values `nn-cli eval`
 //!   computes with, for candle and PyTorch.
 //! - `--format onnx`: the network as an ONNX graph (IR version 7, opset 13) of standard
-//!   operators, float32: input `image` of shape `(N, C, H, W)` (MNIST: `(N, 1, 28, 28)`, pixels
-//!   scaled to [0, 1], for every network, the fully connected ones too: they start with
-//!   `Flatten`), outputs `scores` (the last layer's, before softmax: what `eval` takes the
+//!   operators, float32: input `image` of the network's input shape, pixels scaled to [0, 1]:
+//!   `(N, 1, 28, 28)` for the CNNs and the networks `train --hidden` makes (which start with
+//!   `Flatten`), `(N, 784)` for a network whose spec takes flat vectors (the chapter-4
+//!   two-layer network of `train`'s defaults and of old model files); outputs `scores` (the last layer's, before softmax: what `eval` takes the
 //!   arg-max of) and `probabilities` (their softmax). Affine → `Gemm`, `Relu`, `Sigmoid`, batch
 //!   norm → `BatchNormalization` (ε = the book's 10e-7; over every value of a sample, as the
 //!   book's layer: on `(N, C·H·W)`, with `Flatten`/`Reshape` around it after a convolution),
@@ -335,7 +336,7 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
     let mut nodes = Vec::new();
     let mut current = "image".to_owned();
     // Whether `current` is (N, values) rather than (N, C, H, W).
-    let mut flat = false;
+    let mut flat = is_flat(spec.input);
     let mut input = spec.input;
     let numbers = spec.numbers();
     for (i, (layer, &output)) in spec.layers.iter().zip(&outputs).enumerate() {
@@ -460,10 +461,12 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
     graph.doc_string = spec.to_string();
     graph.node = nodes;
     graph.initializer = std::mem::take(&mut initializers);
-    graph.input = vec![onnx::value(
-        "image",
-        &[spec.input.channels, spec.input.height, spec.input.width],
-    )];
+    let image = if is_flat(spec.input) {
+        vec![spec.input.channels]
+    } else {
+        vec![spec.input.channels, spec.input.height, spec.input.width]
+    };
+    graph.input = vec![onnx::value("image", &image)];
     graph.output = vec![
         onnx::value("scores", &[classes]),
         onnx::value("probabilities", &[classes]),
@@ -479,6 +482,11 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
     model.opset_import = vec![opset];
     model.graph = protobuf::MessageField::some(graph);
     Ok(model.write_to_bytes()?)
+}
+
+/// Whether samples of `shape` are vectors (`(N, C)` in ONNX) rather than images.
+fn is_flat(shape: Shape) -> bool {
+    (shape.height, shape.width) == (1, 1)
 }
 
 /// A short name of `layer`'s kind for the graph's value names.
