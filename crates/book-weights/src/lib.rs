@@ -85,7 +85,9 @@ use std::path::Path;
 
 pub use dtype::{DType, Float};
 pub use error::{Error, Mismatch, NpyProblem, PickleProblem};
-pub use write::{Data, NamedArray, WriteError, npz_bytes, pickle_bytes, write_npy, write_npz, write_pickle};
+pub use write::{
+    Data, NamedArray, WriteError, npz_bytes, pickle_bytes, write_npy, write_npz, write_pickle,
+};
 
 /// The format of a weight file, told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -472,7 +472,10 @@ mod tests {
             );
         }
         let err = npz_bytes(&[a("W1", &[1], 1), a("W1", &[1], 1)]).unwrap_err();
-        assert_eq!(err.to_string(), "two arrays are named W1: a dict holds each key once");
+        assert_eq!(
+            err.to_string(),
+            "two arrays are named W1: a dict holds each key once"
+        );
         let err = pickle_bytes(&[a("W1", &[2, 3], 5)]).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -480,6 +483,90 @@ mod tests {
         );
         let err = write_npy(&mut Vec::new(), &a("b", &[usize::MAX, 2], 0)).unwrap_err();
         assert!(err.to_string().contains("more than 2^64"), "{err}");
+    }
+
+    /// Arrays of both float types and of every rank the book uses (a scalar too), with values
+    /// whose every bit matters (NaN excepted: it does not compare).
+    fn arrays() -> Vec<NamedArray> {
+        let f64s = |n: usize| {
+            (0..n)
+                .map(|i| (i as f64 - 3.5) * 1e-3 + 1.0 / 3.0)
+                .collect()
+        };
+        vec![
+            NamedArray::new("W1", &[2, 1, 3, 3], Data::F64(f64s(18))),
+            NamedArray::new("b1", &[2], Data::F64(vec![f64::MIN_POSITIVE, -0.0])),
+            NamedArray::new(
+                "W2",
+                &[4, 3],
+                Data::F32((0..12).map(|i| i as f32 / 7.0).collect()),
+            ),
+            NamedArray::new("running_var1", &[300], Data::F64(f64s(300))),
+            NamedArray::new("scale", &[], Data::F32(vec![f32::MAX])),
+        ]
+    }
+
+    /// What [`crate::Limits::read_from`] reads back from `bytes`: each array's shape, dtype and
+    /// every bit of its values, through the crate's own reader (which widens to f64).
+    fn read_back(bytes: Vec<u8>) {
+        let written = arrays();
+        let expected = written.iter().fold(crate::Expected::new(), |e, a| {
+            e.array(&a.name, &a.shape, &[a.data.float()])
+        });
+        let path = std::path::Path::new("written");
+        let found = crate::Limits::default()
+            .inventory_from(io::Cursor::new(&bytes), path)
+            .unwrap();
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["W1", "b1", "W2", "running_var1", "scale"]);
+        assert!(found.iter().all(|f| !f.fortran_order));
+        let read = crate::Limits::default()
+            .read_from(io::Cursor::new(&bytes), path, &expected)
+            .unwrap();
+        for array in &written {
+            let back = read.get(&array.name).unwrap();
+            assert_eq!(back.dtype.float(), Some((array.data.float(), false)));
+            let wanted: Vec<u64> = match &array.data {
+                Data::F32(v) => v.iter().map(|&x| f64::from(x).to_bits()).collect(),
+                Data::F64(v) => v.iter().map(|x| x.to_bits()).collect(),
+            };
+            let got: Vec<u64> = back.data.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(got, wanted, "{}", array.name);
+        }
+    }
+
+    #[test]
+    fn an_npz_reads_back_bit_for_bit() {
+        read_back(npz_bytes(&arrays()).unwrap());
+    }
+
+    #[test]
+    fn a_pickle_reads_back_bit_for_bit() {
+        let bytes = pickle_bytes(&arrays()).unwrap();
+        assert_eq!(&bytes[..2], [PROTO, 3]);
+        assert_eq!(bytes.last(), Some(&STOP));
+        read_back(bytes);
+    }
+
+    #[test]
+    fn a_pickle_of_more_than_a_batch_of_arrays_reads_back() {
+        let many: Vec<NamedArray> = (0..2500)
+            .map(|i| NamedArray::new(format!("a{i}"), &[1], Data::F64(vec![i as f64])))
+            .collect();
+        let bytes = pickle_bytes(&many).unwrap();
+        // Three batches of MARK … SETITEMS, as Python writes 1000 items per batch.
+        assert_eq!(&bytes[bytes.len() - 2..], [SETITEMS, STOP]);
+        let expected = many.iter().fold(crate::Expected::new(), |e, a| {
+            e.array(&a.name, &a.shape, &[Float::F64])
+        });
+        let read = crate::Limits::default()
+            .read_from(
+                io::Cursor::new(bytes),
+                std::path::Path::new("many"),
+                &expected,
+            )
+            .unwrap();
+        assert_eq!(read.get("a2499").unwrap().data, [2499.0]);
     }
 
     #[test]

@@ -86,8 +86,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
             args.model.display()
         );
     }
+    let mut net = load::<f32>(&args.model)?;
     let bytes = match args.format {
         Format::Npz | Format::Pkl => {
+            // The file's values as written (a model of f32 values widens exactly).
             let mut net = load::<f64>(&args.model)?;
             let arrays = book_arrays(&mut net, |v: &[f64]| Data::F64(v.to_vec()));
             let written = if args.format == Format::Npz {
@@ -98,18 +100,18 @@ pub fn run(args: ExportArgs) -> Result<()> {
             written.with_context(|| cannot(&args.model, args.format))?
         }
         Format::Safetensors => {
-            let mut net = load::<f32>(&args.model)?;
             safetensors_bytes(&mut net).with_context(|| cannot(&args.model, args.format))?
         }
-        Format::Onnx => {
-            let mut net = load::<f32>(&args.model)?;
-            onnx_bytes(&mut net).with_context(|| cannot(&args.model, args.format))?
-        }
+        Format::Onnx => onnx_bytes(&mut net).with_context(|| cannot(&args.model, args.format))?,
     };
     crate::files::create_parent(&out)?;
     safe_write::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("network: {}", net_text(&args.model)?);
-    println!("{}:    {}", args.format.extension(), crate::files::shown(&out));
+    println!("network: {}", net.spec());
+    println!(
+        "{}:    {}",
+        args.format.extension(),
+        crate::files::shown(&out)
+    );
     Ok(())
 }
 
@@ -119,10 +121,6 @@ fn cannot(model: &Path, format: Format) -> String {
         model.display(),
         format.extension()
     )
-}
-
-fn net_text(model: &Path) -> Result<String> {
-    Ok(load::<f32>(model)?.spec().to_string())
 }
 
 /// The network of the model file at `path`, within nn-cli's bounds, its values read as `T`.
@@ -136,10 +134,7 @@ fn load<T: Float>(path: &Path) -> Result<Sequential<T>> {
 /// Every matrix of `net` (parameters, then state, in visiting order), under its book name, in
 /// NumPy's shape for it (see [`numpy_shapes`]) and in C order, its values turned into `Data`
 /// by `data`.
-fn book_arrays<T: Float>(
-    net: &mut Sequential<T>,
-    data: impl Fn(&[T]) -> Data,
-) -> Vec<NamedArray> {
+fn book_arrays<T: Float>(net: &mut Sequential<T>, data: impl Fn(&[T]) -> Data) -> Vec<NamedArray> {
     let shapes = numpy_shapes(&net.spec());
     let mut arrays = Vec::new();
     let mut add = |name: String, m: &nn_core::Matrix<T>| {
@@ -297,7 +292,9 @@ mod onnx {
     pub fn value(name: &str, dims: &[usize]) -> ValueInfoProto {
         let mut shape = TensorShapeProto::new();
         let mut batch = tensor_shape_proto::Dimension::new();
-        batch.value = Some(tensor_shape_proto::dimension::Value::DimParam("N".to_owned()));
+        batch.value = Some(tensor_shape_proto::dimension::Value::DimParam(
+            "N".to_owned(),
+        ));
         shape.dim.push(batch);
         for &d in dims {
             let mut dim = tensor_shape_proto::Dimension::new();
@@ -345,7 +342,12 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
         let flatten = |nodes: &mut Vec<_>, current: &mut String, flat: &mut bool| {
             if !*flat {
                 let name = format!("layer{}_flatten", i + 1);
-                nodes.push(node("Flatten", &[current], &name, vec![("axis", Attr::Int(1))]));
+                nodes.push(node(
+                    "Flatten",
+                    &[current],
+                    &name,
+                    vec![("axis", Attr::Int(1))],
+                ));
                 *current = name;
                 *flat = true;
             }
@@ -382,7 +384,8 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
             LayerSpec::Sigmoid => nodes.push(node("Sigmoid", &[&current], &out, vec![])),
             LayerSpec::BatchNorm => {
                 flatten(&mut nodes, &mut current, &mut flat);
-                let names = ["gamma", "beta", "running_mean", "running_var"].map(|k| format!("{k}{n}"));
+                let names =
+                    ["gamma", "beta", "running_mean", "running_var"].map(|k| format!("{k}{n}"));
                 let mut inputs = vec![current.as_str()];
                 inputs.extend(names.iter().map(String::as_str));
                 nodes.push(node(
@@ -401,7 +404,13 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
             LayerSpec::Convolution {
                 size, stride, pad, ..
             } => {
-                unflatten(&mut nodes, &mut initializers, &mut current, &mut flat, input);
+                unflatten(
+                    &mut nodes,
+                    &mut initializers,
+                    &mut current,
+                    &mut flat,
+                    input,
+                );
                 let (w, b) = (format!("W{n}"), format!("b{n}"));
                 let [size, stride, pad] = [size, stride, pad].map(|v| v as i64);
                 nodes.push(node(
@@ -416,7 +425,13 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
                 ));
             }
             LayerSpec::Pooling { size, stride, pad } => {
-                unflatten(&mut nodes, &mut initializers, &mut current, &mut flat, input);
+                unflatten(
+                    &mut nodes,
+                    &mut initializers,
+                    &mut current,
+                    &mut flat,
+                    input,
+                );
                 let stride = stride.unwrap_or(size) as i64;
                 let (size, pad) = (size as i64, pad as i64);
                 if pad > 0 {
@@ -444,7 +459,12 @@ fn onnx_bytes(net: &mut Sequential<f32>) -> Result<Vec<u8>> {
     if !flat {
         // A network ending on a convolution or a pooling: its scores are every value.
         let name = "scores_flatten".to_owned();
-        nodes.push(node("Flatten", &[&current], &name, vec![("axis", Attr::Int(1))]));
+        nodes.push(node(
+            "Flatten",
+            &[&current],
+            &name,
+            vec![("axis", Attr::Int(1))],
+        ));
         current = name;
     }
     let classes = input.len().context("the network's output size")?;

@@ -129,7 +129,14 @@ fn check_consumers(python: &Path, data: &Path, model: &Path, net_args: &[&str]) 
     for format in ["onnx", "npz", "pkl", "safetensors"] {
         export(model, format, &file(format));
     }
-    let report = stdout(nn_cli().arg("eval").arg("--data").arg(data).arg("--model").arg(model));
+    let report = stdout(
+        nn_cli()
+            .arg("eval")
+            .arg("--data")
+            .arg(data)
+            .arg("--model")
+            .arg(model),
+    );
     let accuracy = number_after(&report, "test acc ");
 
     let scores_file = file("scores");
@@ -187,7 +194,9 @@ fn check_consumers(python: &Path, data: &Path, model: &Path, net_args: &[&str]) 
             probability_diff = probability_diff.max((probs[i] - probabilities[k][i]).abs());
         }
     }
-    println!("{stem}: largest differences: scores {score_diff:e} (relative beyond 1), probabilities {probability_diff:e}");
+    println!(
+        "{stem}: largest differences: scores {score_diff:e} (relative beyond 1), probabilities {probability_diff:e}"
+    );
     assert!(score_diff <= 1e-5, "{stem}: scores differ by {score_diff}");
     assert!(
         probability_diff <= 1e-5,
@@ -203,9 +212,11 @@ fn check_consumers(python: &Path, data: &Path, model: &Path, net_args: &[&str]) 
 
 #[test]
 fn the_books_cnns_exported_score_the_books_accuracy_in_onnx_runtime_and_the_books_classes() {
-    let (Some(weights), Some(data), Some(python)) =
-        (book_weights_or_skip(), real_mnist_or_skip(), python_or_skip())
-    else {
+    let (Some(weights), Some(data), Some(python)) = (
+        book_weights_or_skip(),
+        real_mnist_or_skip(),
+        python_or_skip(),
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -324,7 +335,15 @@ fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names() {
         .arg("train")
         .arg("--data")
         .arg(&data)
-        .args(["--iters", "20", "--hidden", "6,5", "--batch-norm", "--dropout", "0.2"])
+        .args([
+            "--iters",
+            "20",
+            "--hidden",
+            "6,5",
+            "--batch-norm",
+            "--dropout",
+            "0.2",
+        ])
         .arg("--out")
         .arg(&model)
         .arg("--history")
@@ -374,8 +393,9 @@ fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names() {
 fn export_refuses_to_overwrite_its_model_and_names_a_missing_one() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model.ron");
-    let text = fs::read_to_string(root().join("crates/nn-cli/tests/fixtures/v1-mnist-784-10-10.ron"))
-        .unwrap();
+    let text =
+        fs::read_to_string(root().join("crates/nn-cli/tests/fixtures/v1-mnist-784-10-10.ron"))
+            .unwrap();
     fs::write(&model, &text).unwrap();
     for format in ["onnx", "npz", "pkl", "safetensors"] {
         let out = nn_cli()
@@ -389,15 +409,26 @@ fn export_refuses_to_overwrite_its_model_and_names_a_missing_one() {
         assert!(err.contains("same file as the input --model"), "{err}");
         assert_eq!(fs::read_to_string(&model).unwrap(), text, "{format}");
     }
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
     let out = nn_cli()
         .args(["export", "--format", "onnx", "--model"])
         .arg(dir.path().join("missing.ron"))
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(err.contains("missing.ron not found: train one first"), "{err}");
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
+    assert!(
+        err.contains("missing.ron not found: train one first"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
     // The default output: the model's path with the format's extension.
     nn_cli()
         .args(["export", "--format", "safetensors", "--model"])
