@@ -6,7 +6,8 @@
   --scores-out, prints `onnx acc 0.XXXX`.
 - The book's Python classes (vendored unchanged under reference/book/): the .pkl loaded by
   the class's own `load_params` (SimpleConvNet, DeepConvNet) or by assigning `params` in place
-  (TwoLayerNet of ch04, MultiLayerNetExtend, which have no load_params; batch norm's running
+  (TwoLayerNet of ch04 for sigmoid, of ch05 for ReLU, MultiLayerNetExtend, which have no
+  load_params; batch norm's running
   statistics set on its layers), then the class's own `accuracy` in float64; prints
   `pkl acc 0.XXXX`. The .npz: every array equal (values, shape, dtype float64) to the
   pickle's; for the fully connected nets (cheap) its accuracy through the class too,
@@ -80,9 +81,14 @@ def book_net(args, params):
 
         return DeepConvNet(), True
     hidden = [params[f"W{i}"].shape[1] for i in range(1, 100) if f"W{i}" in params][:-1]
-    if args.net == "two-layer":
+    if args.net == "two-layer" and args.activation == "sigmoid":
         from ch04.two_layer_net import TwoLayerNet
 
+        net = TwoLayerNet(784, hidden[0], 10)
+    elif args.net == "two-layer":
+        from ch05.two_layer_net import TwoLayerNet
+
+        assert args.activation == "relu", args.activation
         net = TwoLayerNet(784, hidden[0], 10)
     else:
         from common.multi_layer_net_extend import MultiLayerNetExtend
@@ -129,7 +135,7 @@ def main():
     parser.add_argument("--data", required=True)
     parser.add_argument("--net", required=True,
                         choices=["two-layer", "multi-layer", "simple-convnet", "deep-convnet"])
-    parser.add_argument("--activation", default="relu")
+    parser.add_argument("--activation", default="relu", choices=["relu", "sigmoid"])
     parser.add_argument("--batch-norm", action="store_true")
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--onnx")

@@ -262,8 +262,25 @@ fn trained_mlps_exported_agree_with_eval_in_onnx_runtime_and_the_books_classes()
     };
     // The chapter-4 network (flat inputs: ONNX's (N, 784)), the book's ch04 TwoLayerNet.
     let two_layer = train("two_layer", &[]);
-    let accuracy = check_consumers(&python, &data, &two_layer, &["--net", "two-layer"]);
+    let accuracy = check_consumers(
+        &python,
+        &data,
+        &two_layer,
+        &["--net", "two-layer", "--activation", "sigmoid"],
+    );
     assert!(accuracy.as_str() > "0.80", "{accuracy}");
+    // With ReLU: ch05's TwoLayerNet (of layers).
+    let relu = train(
+        "two_layer_relu",
+        &["--hidden", "50", "--activation", "relu", "--init", "he"],
+    );
+    let accuracy = check_consumers(
+        &python,
+        &data,
+        &relu,
+        &["--net", "two-layer", "--activation", "relu"],
+    );
+    assert!(accuracy.as_str() > "0.85", "{accuracy}");
     // Chapter 6's stack: batch norm (running statistics) and dropout (scaled in inference),
     // the book's MultiLayerNetExtend.
     let options = "--hidden 100,100,100 --activation relu --init he --batch-norm --dropout 0.15 --optimizer adam";
