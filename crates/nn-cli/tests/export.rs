@@ -344,7 +344,7 @@ fn importing_our_exported_npz_and_pkl_gives_the_same_model() {
 }
 
 #[test]
-fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names() {
+fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names_and_import_back() {
     let (_data_dir, data) = common::synthetic();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("bn.ron");
@@ -395,6 +395,27 @@ fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names() {
     for format in ["npz", "pkl"] {
         let out = dir.path().join(format!("bn.{format}"));
         export(&model, format, &out);
+        // The round trip: `import --like` the model gives the same model file, but for its
+        // metadata (import notes the source, not the training run).
+        let again = dir.path().join(format!("bn-{format}.ron"));
+        nn_cli()
+            .args(["import", "--book-weights"])
+            .arg(&out)
+            .arg("--like")
+            .arg(&model)
+            .arg("--out")
+            .arg(&again)
+            .assert()
+            .success();
+        let (a, b) = (without_metadata(&again), without_metadata(&model));
+        // The seed is not the weights' (import records none).
+        let unseeded = |t: &str| {
+            t.lines()
+                .filter(|l| !l.trim_start().starts_with("seed:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(unseeded(&a) == unseeded(&b), "{format}: the model changed");
         let arrays = book_weights::read(&out, &expected).unwrap();
         for (name, matrix) in &matrices {
             let array = arrays.get(&name.to_string()).unwrap();
