@@ -8,10 +8,11 @@
   the class's own `load_params` (SimpleConvNet, DeepConvNet) or by assigning `params` in place
   (TwoLayerNet of ch04 for sigmoid, of ch05 for ReLU, MultiLayerNetExtend, which have no
   load_params; batch norm's running
-  statistics set on its layers), then the class's own `accuracy` in float64; prints
-  `pkl acc 0.XXXX`. The .npz: every array equal (values, shape, dtype float64) to the
-  pickle's; for the fully connected nets (cheap) its accuracy through the class too,
-  `npz acc 0.XXXX`; and each of its `.npy` entries byte for byte what `numpy.save` writes.
+  statistics set on its layers), then the class's own `accuracy` in float64 on the first
+  --book-images images (default all); prints `pkl correct C/N`. The .npz: every array equal
+  (values, shape, dtype float64) to the pickle's; for the fully connected nets (cheap) its
+  count through the class too, `npz correct C/N`; and each of its `.npy` entries byte for byte
+  what `numpy.save` writes. With --same-as, every array equal to the book's own pickle's.
 - safetensors: `safetensors.numpy.load_file`, every tensor the float32 of the .npz's array,
   the same names and shapes; prints `safetensors equal N`.
 
@@ -145,6 +146,9 @@ def main():
     parser.add_argument("--npz", required=True)
     parser.add_argument("--pkl", required=True)
     parser.add_argument("--safetensors")
+    parser.add_argument("--book-images", type=int,
+                        help="the book's classes score the first N images only (default: all)")
+    parser.add_argument("--same-as", help="the book's own pickle the exported arrays must equal")
     args = parser.parse_args()
 
     x, t = test_set(args.data)
@@ -168,10 +172,22 @@ def main():
         assert type(p) is np.ndarray and p.dtype == np.float64 and v.dtype == np.float64, k
         assert v.shape == p.shape and np.array_equal(v, p), k
 
+    if args.same_as:
+        # The book's own file: the very arrays, so the book's class scores what it scores on it.
+        with open(args.same_as, "rb") as f:
+            original = pickle.load(f)
+        assert sorted(original) == sorted(arrays), (sorted(original), sorted(arrays))
+        for k, v in original.items():
+            assert v.shape == arrays[k].shape and np.array_equal(v, arrays[k]), k
+        print(f"same as the original {len(original)}")
+
+    n = args.book_images or len(x)
     if args.net != "other":
-        print(f"pkl acc {book_accuracy(args, pickled, args.pkl, x, t):.4f}")
+        correct = round(book_accuracy(args, pickled, args.pkl, x[:n], t[:n]) * n)
+        print(f"pkl correct {correct}/{n}")
     if args.net in ("two-layer", "multi-layer"):
-        print(f"npz acc {book_accuracy(args, arrays, args.pkl, x, t):.4f}")
+        correct = round(book_accuracy(args, arrays, args.pkl, x[:n], t[:n]) * n)
+        print(f"npz correct {correct}/{n}")
 
     if args.safetensors:
         from safetensors.numpy import load_file
