@@ -86,8 +86,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
             args.model.display()
         );
     }
-    let mut net = load::<f32>(&args.model)?;
-    let bytes = match args.format {
+    let (bytes, spec) = match args.format {
         Format::Npz | Format::Pkl => {
             // The file's values as written (a model of f32 values widens exactly).
             let mut net = load::<f64>(&args.model)?;
@@ -97,19 +96,27 @@ pub fn run(args: ExportArgs) -> Result<()> {
             } else {
                 book_weights::pickle_bytes(&arrays)
             };
-            written.with_context(|| cannot(&args.model, args.format))?
+            let bytes = written.with_context(|| cannot(&args.model, args.format))?;
+            (bytes, net.spec())
         }
-        Format::Safetensors => {
-            safetensors_bytes(&mut net).with_context(|| cannot(&args.model, args.format))?
+        Format::Safetensors | Format::Onnx => {
+            // The values `eval` computes with.
+            let mut net = load::<f32>(&args.model)?;
+            let bytes = if args.format == Format::Onnx {
+                onnx_bytes(&mut net)
+            } else {
+                safetensors_bytes(&mut net)
+            };
+            let bytes = bytes.with_context(|| cannot(&args.model, args.format))?;
+            (bytes, net.spec())
         }
-        Format::Onnx => onnx_bytes(&mut net).with_context(|| cannot(&args.model, args.format))?,
     };
     crate::files::create_parent(&out)?;
     safe_write::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
-    println!("network: {}", net.spec());
+    println!("network: {spec}");
     println!(
-        "{}:    {}",
-        args.format.extension(),
+        "{:<8} {}",
+        format!("{}:", args.format.extension()),
         crate::files::shown(&out)
     );
     Ok(())
