@@ -466,6 +466,24 @@ fn an_mlps_npz_and_pkl_hold_the_model_files_values_under_the_books_names_and_imp
                 .join("\n")
         };
         assert!(unseeded(&a) == unseeded(&b), "{format}: the model changed");
+        // The arrays of another network: refused, naming both files, nothing written.
+        let other = root().join("crates/nn-cli/tests/fixtures/v1-mnist-784-10-10.ron");
+        let refused = dir.path().join(format!("refused-{format}.ron"));
+        let assert = nn_cli()
+            .args(["import", "--book-weights"])
+            .arg(&out)
+            .arg("--like")
+            .arg(&other)
+            .arg("--out")
+            .arg(&refused)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(
+            err.contains("as the network of --like") && err.contains("gamma1"),
+            "{err}"
+        );
+        assert!(!refused.exists());
         let arrays = book_weights::read(&out, &expected).unwrap();
         for (name, matrix) in &matrices {
             let array = arrays.get(&name.to_string()).unwrap();
