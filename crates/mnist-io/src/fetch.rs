@@ -42,7 +42,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use flate2::read::MultiGzDecoder;
@@ -65,29 +64,10 @@ const MAX_REDIRECTS: usize = 10;
 /// Bytes of a body examined before deciding what it is (gzip, IDX, HTML).
 const SNIFF_LEN: usize = 512;
 
-/// The datasets [`fetch`] knows: same IDX format, different images, mirrors and checksums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dataset {
-    /// The MNIST handwritten digits (LeCun, Cortes, Burges).
-    Mnist,
-    /// Zalando's Fashion-MNIST, a drop-in replacement with clothing articles.
-    Fashion,
-}
+pub use crate::known::Dataset;
 
+/// Where [`fetch`] finds each dataset and how it checks it.
 impl Dataset {
-    /// Short name: `mnist` or `fashion`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mnist => "mnist",
-            Self::Fashion => "fashion",
-        }
-    }
-
-    /// The folder the dataset goes to by default: `data/mnist` or `data/fashion`.
-    pub fn default_dir(self) -> PathBuf {
-        Path::new("data").join(self.name())
-    }
-
     /// Environment variable naming a mirror tried before the public ones: `MNIST_MIRROR` or
     /// `FASHION_MNIST_MIRROR`.
     pub fn mirror_env_var(self) -> &'static str {
@@ -169,26 +149,6 @@ impl Dataset {
                 size,
             })
             .collect()
-    }
-}
-
-impl fmt::Display for Dataset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Dataset {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "mnist" => Ok(Self::Mnist),
-            "fashion" | "fashion-mnist" => Ok(Self::Fashion),
-            other => Err(format!(
-                "unknown dataset `{other}`: expected `mnist` or `fashion`"
-            )),
-        }
     }
 }
 

@@ -21,6 +21,7 @@ mod error;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod idx;
+mod known;
 
 pub use dataset::{
     FILES, Mnist, Split, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, candidate_paths,
@@ -28,3 +29,4 @@ pub use dataset::{
 };
 pub use error::Error;
 pub use idx::{Images, Limits};
+pub use known::Dataset;

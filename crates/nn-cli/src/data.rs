@@ -1,18 +1,20 @@
-//! The bridge between mnist-io's splits and nn-train's [`Dataset`] trait, and the loading of the
-//! MNIST folder (fetching it first when `train` finds it incomplete).
+//! The bridge between mnist-io's splits and nn-train's [`Dataset`](nn_train::Dataset) trait, the
+//! datasets by name (MNIST and Fashion-MNIST, `--dataset`), and the loading of their folders
+//! (fetching them first when `train` finds them incomplete).
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
 use mnist_io::fetch::{self, FetchOptions};
-use mnist_io::{Mnist, Split};
-use nn_train::Dataset;
+use mnist_io::{Dataset, Mnist, Split};
+use serde::{Deserialize, Serialize};
 
-/// An mnist-io [`Split`] seen as an nn-train [`Dataset`].
+/// An mnist-io [`Split`] seen as an nn-train [`Dataset`](nn_train::Dataset).
 #[derive(Clone, Copy)]
 pub struct DataSplit<'a>(pub &'a Split);
 
-impl Dataset for DataSplit<'_> {
+impl nn_train::Dataset for DataSplit<'_> {
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -34,23 +36,64 @@ impl Dataset for DataSplit<'_> {
     }
 }
 
+/// A dataset, as the value of `--dataset` and in config files (`dataset: fashion`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetArg {
+    /// MNIST's handwritten digits.
+    #[default]
+    Mnist,
+    /// Zalando's Fashion-MNIST: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,
+    /// Sneaker, Bag, Ankle boot.
+    Fashion,
+}
+
+impl From<DatasetArg> for Dataset {
+    fn from(arg: DatasetArg) -> Self {
+        match arg {
+            DatasetArg::Mnist => Dataset::Mnist,
+            DatasetArg::Fashion => Dataset::Fashion,
+        }
+    }
+}
+
+impl From<Dataset> for DatasetArg {
+    fn from(dataset: Dataset) -> Self {
+        match dataset {
+            Dataset::Mnist => DatasetArg::Mnist,
+            Dataset::Fashion => DatasetArg::Fashion,
+        }
+    }
+}
+
+/// The name of class `label` of `dataset` as the commands print it: the digit for MNIST,
+/// `Ankle boot` for Fashion-MNIST's 9.
+pub fn class_name(dataset: Dataset, label: usize) -> &'static str {
+    dataset.class_names().get(label).copied().unwrap_or("?")
+}
+
 /// What to do when the dataset cannot be loaded.
-fn advice(dir: &Path) -> String {
+fn advice(dir: &Path, dataset: Dataset) -> String {
+    let flag = match dataset {
+        Dataset::Mnist => "",
+        Dataset::Fashion => " --dataset fashion",
+    };
     format!(
-        "cannot load MNIST from {} (run `cargo xtask fetch-mnist`, or `nn-cli train`, which \
-         fetches it, or pass --data)",
+        "cannot load {} from {} (run `cargo xtask fetch-mnist{flag}`, or `nn-cli train{flag}`, \
+         which fetches it, or pass --data)",
+        dataset.title(),
         dir.display()
     )
 }
 
-/// Loads MNIST from `dir`; a missing file is an error that says how to fetch it.
-pub fn load(dir: &Path) -> Result<Mnist> {
-    Mnist::load(dir).with_context(|| advice(dir))
+/// Loads `dataset` from `dir`; a missing file is an error that says how to fetch it.
+pub fn load(dir: &Path, dataset: Dataset) -> Result<Mnist> {
+    Mnist::load(dir).with_context(|| advice(dir, dataset))
 }
 
-/// Loads one split from `dir`, given the canonical names of its images and labels files; a
-/// missing file is an error that says how to fetch it.
-pub fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Split> {
+/// Loads one split of `dataset` from `dir`, given the canonical names of its images and labels
+/// files; a missing file is an error that says how to fetch it.
+pub fn load_split(dir: &Path, dataset: Dataset, images: &str, labels: &str) -> Result<Split> {
     let find = |name: &str| {
         mnist_io::find_file(dir, name).ok_or_else(|| mnist_io::Error::Missing {
             path: dir.join(name),
@@ -58,37 +101,62 @@ pub fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Split> {
     };
     find(images)
         .and_then(|images| Split::load(&images, &find(labels)?))
-        .with_context(|| advice(dir))
+        .with_context(|| advice(dir, dataset))
 }
 
-/// Loads MNIST from `dir`, first fetching it there when any of its four files is missing,
-/// through the same code as `cargo xtask fetch-mnist`: the mirror named by `MNIST_MIRROR` (a URL
-/// or a folder) if set, then the public mirrors; every file is checked against its SHA-256.
-pub fn load_or_fetch(dir: &Path) -> Result<Mnist> {
+/// Loads `dataset` from `dir`, first fetching it there when any of its four files is missing,
+/// through the same code as `cargo xtask fetch-mnist`: the mirror named by `MNIST_MIRROR` (or
+/// `FASHION_MNIST_MIRROR`; a URL or a folder) if set, then the public mirrors; every file is
+/// checked against its SHA-256.
+pub fn load_or_fetch(dir: &Path, dataset: Dataset) -> Result<Mnist> {
     let missing = mnist_io::FILES
         .iter()
         .any(|name| mnist_io::find_file(dir, name).is_none());
     if missing {
+        let title = dataset.title();
         eprintln!(
-            "MNIST is not complete in {}: fetching it",
+            "{title} is not complete in {}: fetching it",
             crate::files::shown(dir)
         );
-        let mut options = FetchOptions::new(fetch::Dataset::Mnist, &[]);
+        let mut options = FetchOptions::new(dataset, &[]);
         options.out = dir.to_path_buf();
         let summary = fetch::fetch(&options).map_err(|err| {
             // Only a file that no mirror could serve is the mirrors' fault.
             let advice = if matches!(err, fetch::FetchError::AllMirrorsFailed { .. }) {
                 format!(
-                    "cannot fetch MNIST into {} (set MNIST_MIRROR to a reachable mirror URL or \
-                     to a folder holding the four files, or copy them there yourself)",
-                    dir.display()
+                    "cannot fetch {title} into {} (set {} to a reachable mirror URL or to a \
+                     folder holding the four files, or copy them there yourself)",
+                    dir.display(),
+                    dataset.mirror_env_var()
                 )
             } else {
-                format!("cannot fetch MNIST into --data {}", dir.display())
+                format!("cannot fetch {title} into --data {}", dir.display())
             };
             anyhow::Error::new(err).context(advice)
         })?;
         eprintln!("{summary}");
     }
-    load(dir)
+    load(dir, dataset)
+}
+
+/// Refuses the files in `dir` when they are recognizably the other dataset's (see
+/// [`Dataset::recognize`]): a model of Fashion-MNIST evaluated on MNIST's files, say.
+pub fn check_files(
+    dir: &Path,
+    dataset: Dataset,
+    train: Option<&Split>,
+    test: Option<&Split>,
+) -> Result<()> {
+    match Dataset::recognize(train, test) {
+        Some(found) if found != dataset => bail!(
+            "the files in {} are {}'s, not {}'s: pass --dataset {} (or --data with the {} \
+             files)",
+            dir.display(),
+            found.title(),
+            dataset.title(),
+            found.name(),
+            dataset.title()
+        ),
+        _ => Ok(()),
+    }
 }

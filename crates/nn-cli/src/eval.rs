@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
+use mnist_io::Dataset;
 use mnist_io::idx::NUM_CLASSES;
 use nn_core::{Matrix, Model, functions};
 
+use crate::data::{self, DatasetArg};
 use crate::figures::{self, Tile};
-use crate::{data, files, model};
+use crate::{files, model};
 
 /// Samples classified per batch.
 const CHUNK: usize = model::INFERENCE_BATCH;
@@ -24,9 +26,12 @@ pub struct EvalArgs {
     /// The trained model
     #[arg(long, default_value = "data/params.ron")]
     model: PathBuf,
-    /// Folder of the MNIST files
-    #[arg(long, default_value = "data/mnist")]
-    data: PathBuf,
+    /// The dataset (mnist or fashion) [default: the one the model was trained on]
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetArg>,
+    /// Folder of the dataset's files [default: data/mnist, or data/fashion for Fashion-MNIST]
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Also list the first 20 misclassified test images (index, label, prediction) and draw
     /// them, captioned `label → prediction`, as a grid in this SVG file
     #[arg(long, value_name = "FILE.svg")]
@@ -37,22 +42,31 @@ pub struct EvalArgs {
 pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(path) = &args.misclassified {
         check_svg(path)?;
+    }
+    // The model says which dataset; without it, the data's errors come first.
+    let file = model::read_if_present::<f32>(&args.model)?;
+    let dataset =
+        model::choose_dataset(file.as_ref(), &args.model, args.dataset.map(Dataset::from))?;
+    let data = args.data.clone().unwrap_or_else(|| dataset.default_dir());
+    if let Some(path) = &args.misclassified {
         files::check_outputs(
-            &args.data,
+            &data,
             &[("--model", &args.model)],
             &[("--misclassified", path)],
         )?;
     }
-    let test = data::load_split(&args.data, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
+    let test = data::load_split(&data, dataset, mnist_io::TEST_IMAGES, mnist_io::TEST_LABELS)?;
     if test.is_empty() {
         bail!(
-            "the test set in {} holds no image: there is nothing to evaluate (fetch MNIST again \
+            "the test set in {} holds no image: there is nothing to evaluate (fetch it again \
              with `cargo xtask fetch-mnist --force`, or pass --data)",
-            args.data.display()
+            data.display()
         );
     }
+    data::check_files(&data, dataset, None, Some(&test))?;
     let inputs = test.pixels_per_image();
-    let mut net = model::load::<f32>(&args.model, inputs)?;
+    let file = model::or_read(file, &args.model)?;
+    let mut net = model::network(file, &args.model, inputs)?;
 
     // confusion[label][prediction]
     let mut confusion = [[0usize; NUM_CLASSES]; NUM_CLASSES];
@@ -78,20 +92,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
             }
         }
     }
-    print!("{}", report(&confusion));
+    print!("{}", report(&confusion, dataset));
     if let Some(path) = &args.misclassified {
         println!(
             "the first {} misclassified test images (index: label -> prediction):",
             misclassified.len()
         );
+        let name = |class| data::class_name(dataset, class);
         for &(k, label, prediction) in &misclassified {
-            println!("  {k:>5}: {label} -> {prediction}");
+            println!("  {k:>5}: {} -> {}", name(label), name(prediction));
         }
         let tiles: Vec<Tile<'_>> = misclassified
             .iter()
             .map(|&(k, label, prediction)| Tile {
                 levels: test.image(k),
-                caption: format!("#{k}: {label} → {prediction}"),
+                caption: format!("#{k}: {} → {}", name(label), name(prediction)),
             })
             .collect();
         let layout = figures::Layout {
@@ -127,8 +142,9 @@ pub fn check_svg(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The accuracy, per-class accuracy and confusion matrix, as printed.
-fn report(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> String {
+/// The accuracy, per-class accuracy and confusion matrix, as printed; the classes are named
+/// after their number when they are not digits (Fashion-MNIST's `class 9 Ankle boot`).
+fn report(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES], dataset: Dataset) -> String {
     use std::fmt::Write;
     let total: usize = confusion.iter().flatten().sum();
     let correct: usize = (0..NUM_CLASSES).map(|c| confusion[c][c]).sum();
@@ -139,16 +155,34 @@ fn report(confusion: &[[usize; NUM_CLASSES]; NUM_CLASSES]) -> String {
         "test acc {:.4}  ({correct}/{total})",
         ratio(correct, total)
     );
+    let named = dataset != Dataset::Mnist;
+    let width = dataset
+        .class_names()
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(0);
     for (class, row) in confusion.iter().enumerate() {
         let n: usize = row.iter().sum();
+        let name = if named {
+            format!(" {:<width$}", data::class_name(dataset, class))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "class {class}  acc {:.4}  ({}/{n})",
+            "class {class}{name}  acc {:.4}  ({}/{n})",
             ratio(row[class], n),
             row[class]
         );
     }
     let _ = writeln!(out, "confusion matrix (rows: label, columns: prediction)");
+    if named {
+        let legend: Vec<String> = (0..NUM_CLASSES)
+            .map(|c| format!("{c} {}", data::class_name(dataset, c)))
+            .collect();
+        let _ = writeln!(out, "classes: {}", legend.join(", "));
+    }
     let _ = write!(out, "     ");
     for class in 0..NUM_CLASSES {
         let _ = write!(out, "{class:>6}");
@@ -174,7 +208,7 @@ mod tests {
         confusion[0][0] = 3;
         confusion[0][1] = 1;
         confusion[7][7] = 4;
-        let text = report(&confusion);
+        let text = report(&confusion, Dataset::Mnist);
         assert!(text.starts_with("test acc 0.8750  (7/8)\n"), "{text}");
         assert!(text.contains("class 0  acc 0.7500  (3/4)"), "{text}");
         assert!(text.contains("class 7  acc 1.0000  (4/4)"), "{text}");
@@ -183,6 +217,20 @@ mod tests {
         assert_eq!(
             row0.split_whitespace().collect::<Vec<_>>()[..3],
             ["0", "3", "1"]
+        );
+        // Fashion-MNIST's classes are named.
+        let text = report(&confusion, Dataset::Fashion);
+        assert!(
+            text.contains("class 0 T-shirt/top  acc 0.7500  (3/4)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("class 7 Sneaker      acc 1.0000  (4/4)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("classes: 0 T-shirt/top, 1 Trouser,"),
+            "{text}"
         );
     }
 }

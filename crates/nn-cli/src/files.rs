@@ -65,6 +65,19 @@ impl Outputs {
             .commit()
             .context("cannot replace the outputs; none was replaced")
     }
+
+    /// Replaces every prepared output, unless the SIGINT or SIGTERM that `interrupts` defers
+    /// arrived before: then none is replaced and the signal is returned.
+    pub fn commit_unless_interrupted(
+        self,
+        interrupts: &safe_write::interrupt::Deferred,
+    ) -> Result<Option<safe_write::interrupt::Signal>> {
+        match self.batch.commit_unless_interrupted(interrupts) {
+            Ok(()) => Ok(None),
+            Err(safe_write::Error::Interrupted { signal }) => Ok(Some(signal)),
+            Err(err) => Err(err).context("cannot replace the outputs; none was replaced"),
+        }
+    }
 }
 
 /// Refuses, before any work, outputs that would overwrite the dataset in `data` (any file a

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use nn_core::{LayerSpec, Matrix, Model, ModelFile, Sequential, Trainable};
+use nn_core::{LayerSpec, Matrix, Model, Sequential, Trainable};
 
+use crate::data::DatasetArg;
 use crate::eval::check_svg;
 use crate::figures::{self, Layout, Tile};
 use crate::files;
@@ -19,6 +20,10 @@ pub struct FiltersArgs {
     /// The model whose first layer is a convolution (e.g. `train --net simple-convnet`'s)
     #[arg(long, default_value = "data/params.ron")]
     model: PathBuf,
+    /// The dataset the model must have been trained on (mnist or fashion) [default: the
+    /// model's]
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetArg>,
     /// Where to draw the filters (SVG)
     #[arg(long, default_value = "data/filters.svg", value_name = "FILE.svg")]
     out: PathBuf,
@@ -28,7 +33,9 @@ pub struct FiltersArgs {
 pub fn run(args: FiltersArgs) -> Result<()> {
     check_svg(&args.out)?;
     safe_write::check_distinct(&[("--model", &args.model)], &[("--out", &args.out)])?;
-    let file = ModelFile::<f32>::load(&args.model)?;
+    let file = crate::model::read::<f32>(&args.model)?;
+    let dataset =
+        crate::model::choose_dataset(Some(&file), &args.model, args.dataset.map(Into::into))?;
     let mut net = file.net;
     let spec = net.spec();
     let Some(LayerSpec::Convolution { size, .. }) = spec.layers.first() else {
@@ -59,9 +66,14 @@ pub fn run(args: FiltersArgs) -> Result<()> {
         .collect();
     let title = match seed {
         Some(seed) => format!(
-            "the {filters} first-layer filters: initial (seed {seed}, top) and trained (bottom)"
+            "the {filters} first-layer filters: initial (seed {seed}, top) and trained on {} \
+             (bottom)",
+            dataset.title()
         ),
-        None => format!("the {filters} first-layer filters, trained (no seed recorded)"),
+        None => format!(
+            "the {filters} first-layer filters, trained on {} (no seed recorded)",
+            dataset.title()
+        ),
     };
     let layout = Layout {
         height: size,

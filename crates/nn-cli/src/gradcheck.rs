@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use mnist_io::Dataset;
 use nn_core::{Matrix, Model, Targets, Trainable, TwoLayerConfig, TwoLayerNet};
 
-use crate::{data, limits, model};
+use crate::data::{self, DatasetArg};
+use crate::{limits, model};
 
 /// The largest mean absolute difference accepted.
 const TOLERANCE: f64 = 1e-6;
@@ -17,9 +19,12 @@ const TOLERANCE: f64 = 1e-6;
 /// Options of `gradcheck`.
 #[derive(Args, Debug)]
 pub struct GradcheckArgs {
-    /// Folder of the MNIST files
-    #[arg(long, default_value = "data/mnist")]
-    data: PathBuf,
+    /// The dataset (mnist or fashion) [default: the model's with --model, else mnist]
+    #[arg(long, value_enum)]
+    dataset: Option<DatasetArg>,
+    /// Folder of the dataset's files [default: data/mnist, or data/fashion for Fashion-MNIST]
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// How many training samples, from the first
     #[arg(long, default_value_t = 3)]
     samples: usize,
@@ -49,7 +54,24 @@ pub struct GradcheckArgs {
 
 /// Runs `gradcheck`.
 pub fn run(args: GradcheckArgs) -> Result<()> {
-    let train = data::load_split(&args.data, mnist_io::TRAIN_IMAGES, mnist_io::TRAIN_LABELS)?;
+    let flag = args.dataset.map(Dataset::from);
+    // The model says which dataset; without it, the data's errors come first.
+    let file = match &args.model {
+        Some(path) => model::read_if_present::<f64>(path)?,
+        None => None,
+    };
+    let dataset = match &args.model {
+        Some(path) => model::choose_dataset(file.as_ref(), path, flag)?,
+        None => flag.unwrap_or_default(),
+    };
+    let data = args.data.clone().unwrap_or_else(|| dataset.default_dir());
+    let train = data::load_split(
+        &data,
+        dataset,
+        mnist_io::TRAIN_IMAGES,
+        mnist_io::TRAIN_LABELS,
+    )?;
+    data::check_files(&data, dataset, Some(&train), None)?;
     if args.samples == 0 || args.samples > train.len() {
         bail!(
             "--samples {} is invalid: use between 1 and the {} training samples",
@@ -86,7 +108,8 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         }
         Some(path) => {
             // Two copies at the same training step, so that dropout draws the same masks.
-            let mut net = model::load::<f64>(path, inputs)?;
+            let file = model::or_read(file, path)?;
+            let mut net = model::network(file, path, inputs)?;
             limits::check_network(&net.spec(), args.samples, "use fewer --samples")?;
             let mut twin = net.snapshot();
             net.gradient(&x, t);

@@ -76,7 +76,7 @@ pub fn run(args: ImportArgs) -> Result<()> {
     let (net, dataset) = match (args.net, &args.like) {
         (Some(net), _) => (
             book_network(&args.book_weights, net)?,
-            Some("mnist".to_owned()),
+            Some(mnist_io::Dataset::Mnist.name().to_owned()),
         ),
         (None, Some(like)) => network_like(&args.book_weights, like)?,
         (None, None) => bail!("give --net or --like"),

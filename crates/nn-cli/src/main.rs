@@ -3,16 +3,20 @@
 //!
 //! ```text
 //! nn-cli train                 # the book's chapter-4 run: fetch MNIST if missing, train, save
+//! nn-cli train --resume data/params.ckpt               # go on with a run stopped by Ctrl-C
+//! nn-cli train --dataset fashion                       # Fashion-MNIST instead of the digits
 //! nn-cli train --hidden 100,100,100,100 --activation relu --init he --optimizer adam --batch-norm
 //! nn-cli predict               # the first 10 test images: `7 == 7: o`
 //! nn-cli predict --image 3.png --ascii
 //! nn-cli eval                  # test accuracy, per class, confusion matrix
 //! nn-cli eval --misclassified data/misclassified.svg   # and the first 20 errors, drawn
 //! nn-cli filters --model data/simple.ron              # a CNN's first-layer filters (SVG)
+//! nn-cli serve --model data/params.ron  # a page on 127.0.0.1:8080: draw a digit, see the answer
 //! nn-cli gradcheck             # numerical against backprop gradients, in f64
 //! nn-cli experiment init       # a chapter-6 experiment and its figure (--help lists them)
 //! ```
 
+mod checkpoint;
 mod data;
 mod eval;
 mod experiment;
@@ -27,6 +31,7 @@ mod limits;
 mod model;
 mod plot;
 mod predict;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -43,8 +48,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network on MNIST (fetching it if missing): the book's two-layer network by
-    /// default, or a deeper one of chapter 6; save the model, the history CSV and the plot.
+    /// Train a network on MNIST or Fashion-MNIST (fetching it if missing): the book's two-layer
+    /// network by default, or a deeper one of chapter 6, or a CNN; save the model, the history
+    /// CSV and the plot, and checkpoints that --resume goes on from.
     Train(Box<train::TrainArgs>),
     /// Classify the first test images, or your own digit with --image.
     Predict(predict::PredictArgs),
@@ -65,6 +71,9 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     /// Draw the first convolution's filters of a CNN model before and after training (SVG).
     Filters(filters::FiltersArgs),
+    /// Serve a page on 127.0.0.1 to draw a digit on and watch the network decide: the
+    /// probabilities, the 28x28 input it sees, its first layer, and test images to load.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +90,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Export(args) => export::run(args),
         Command::Filters(args) => filters::run(args),
+        Command::Serve(args) => serve::run(args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

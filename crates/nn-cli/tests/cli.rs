@@ -882,7 +882,6 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
     use std::io::{BufRead, BufReader, Read};
     use std::process::Stdio;
     let (dir, data) = synthetic();
-    use std::os::unix::process::CommandExt;
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("nn-cli"));
     command
         .args([
@@ -902,20 +901,7 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
         .arg(dir.path().join("plot.svg"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // A test harness started as a background job ignores SIGINT, and an ignored signal stays
-    // ignored across `exec`: the child would never see the Ctrl-C (nn-cli leaves an ignored SIGINT
-    // ignored, as programs do). Give it the default action, as a terminal's Ctrl-C finds it.
-    // SAFETY: between `fork` and `exec` the closure only calls `signal`, which is
-    // async-signal-safe, and allocates nothing.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(|| {
-            use nix::sys::signal::{SigHandler, Signal, signal};
-            signal(Signal::SIGINT, SigHandler::SigDfl)
-                .map(drop)
-                .map_err(std::io::Error::from)
-        });
-    }
+    common::default_sigint(&mut command);
     let mut child = command.spawn().unwrap();
     // Never hang: a child still running after a minute is killed, and the test fails below.
     let (done, finished) = std::sync::mpsc::channel::<()>();
@@ -960,7 +946,8 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("interrupted by SIGINT (Ctrl-C) after iteration")
-            && stderr.contains("not written"),
+            && stderr.contains("not written")
+            && stderr.contains("--resume"),
         "{stderr}"
     );
     let mut left: Vec<_> = fs::read_dir(dir.path())
@@ -968,7 +955,11 @@ fn ctrl_c_stops_training_cleanly_and_writes_nothing() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     left.sort();
-    assert_eq!(left, ["mnist"], "nothing written, no temporary file");
+    assert_eq!(
+        left,
+        ["mnist", "params.ckpt"],
+        "nothing written but the checkpoint, no temporary file"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The layers, losses and gradients of *Deep Learning from Scratch* (O'Reilly Japan), chapters 3
-//! to 6, in Rust on [nalgebra](https://nalgebra.rs).
+//! to 8 (from the perceptron's activations to DeepConvNet), in Rust on
+//! [nalgebra](https://nalgebra.rs).
 //!
 //! # From the book's NumPy to this crate
 //!

@@ -119,6 +119,14 @@ pub trait Model<T: Float>: Trainable<T> + Send + Sync + Sized {
         let _ = f;
     }
 
+    /// Calls `f` on each counter of random draws, in a fixed order: the training step of each
+    /// dropout layer (see [`Layer::visit_steps`](crate::layers::Layer::visit_steps)). With the
+    /// parameters and state, what a run must keep to go on exactly where it stopped; networks
+    /// without randomness have none.
+    fn visit_steps(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        let _ = f;
+    }
+
     /// A copy of the parameters and state, in its current mode, without the buffers of the
     /// forward and backward passes: what an evaluation beside the training loop scores.
     fn snapshot(&self) -> Self;

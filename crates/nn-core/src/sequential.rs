@@ -455,6 +455,12 @@ impl<T: Float> Model<T> for Sequential<T> {
         }
     }
 
+    fn visit_steps(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        for node in &mut self.layers {
+            node.layer().visit_steps(f);
+        }
+    }
+
     fn snapshot(&self) -> Self {
         Sequential {
             spec: self.spec.clone(),

@@ -504,3 +504,60 @@ fn spec_errors_say_what_is_wrong() {
         "{err}"
     );
 }
+
+/// A dropout layer's training step is what a model file does not keep and a resumed run needs:
+/// a network rebuilt from the parameters and state alone draws the masks of step 0 again, and
+/// one given the steps too (`visit_steps`) draws the masks the original draws next.
+#[test]
+fn dropout_steps_are_visited_and_restore_the_next_masks() {
+    let spec = deep_spec(Init::He, LayerSpec::Relu, 0.0);
+    let mut net = Sequential::<f64>::new(spec.clone(), 9).unwrap();
+    let (x, labels) = random_batch(6, 7, 5, 10);
+    let t = Targets::Labels(&labels);
+    for _ in 0..3 {
+        net.gradient(&x, t);
+    }
+    let mut steps = Vec::new();
+    net.visit_steps(&mut |s| steps.push(*s));
+    // Two dropout layers, each stepped by each of the three backward passes.
+    assert_eq!(steps, [3, 3]);
+
+    // The same parameters and state in a network built anew from the same seed (which gives
+    // the dropout layers their seeds): its steps are 0.
+    let rebuild = |net: &mut Sequential<f64>| {
+        let mut copy = Sequential::<f64>::new(spec.clone(), 9).unwrap();
+        let mut values = Vec::new();
+        net.visit_params(&mut |p| values.push(p.value.clone()));
+        net.visit_state(&mut |s| values.push(s.value.clone()));
+        let mut values = values.into_iter();
+        copy.visit_params(&mut |p| *p.value = values.next().unwrap());
+        copy.visit_state(&mut |s| *s.value = values.next().unwrap());
+        copy
+    };
+    let mut without_steps = rebuild(&mut net);
+    let mut with_steps = rebuild(&mut net);
+    let mut saved = steps.iter();
+    with_steps.visit_steps(&mut |s| *s = *saved.next().unwrap());
+
+    let loss = net.gradient(&x, t);
+    let grads = net.named_gradients();
+    assert_eq!(with_steps.gradient(&x, t), loss);
+    assert_eq!(with_steps.named_gradients(), grads);
+    assert_ne!(
+        without_steps.gradient(&x, t),
+        loss,
+        "step 0's masks are not step 3's"
+    );
+    // A network without dropout has no step to visit.
+    let mut plain = Sequential::<f64>::new(
+        NetSpec {
+            layers: vec![LayerSpec::Affine { out: 5 }],
+            ..spec
+        },
+        0,
+    )
+    .unwrap();
+    let mut count = 0;
+    plain.visit_steps(&mut |_| count += 1);
+    assert_eq!(count, 0);
+}

@@ -42,6 +42,7 @@ pub(crate) fn beside<M, D, R>(
     train_data: &D,
     test_data: &D,
     start: Instant,
+    offset: f64,
     f: impl FnOnce(&mut Evaluations<'_, '_, M, D>) -> R,
 ) -> R
 where
@@ -51,6 +52,7 @@ where
     let shared = Shared {
         buffers: BufferPool::default(),
         start,
+        offset,
     };
     rayon::in_place_scope(|scope| {
         let mut evaluations = Evaluations {
@@ -141,6 +143,7 @@ impl<'scope, M: Model<f32>, D: Dataset + ?Sized> Evaluations<'_, 'scope, M, D> {
                 let _done = ChunkDone {
                     pending: &pending,
                     start: shared.start,
+                    offset: shared.offset,
                 };
                 let range = c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(len);
                 let mut buffers = shared.buffers.take();
@@ -234,6 +237,7 @@ impl<M: Model<f32>> Pending<M> {
 struct ChunkDone<'a, M> {
     pending: &'a Pending<M>,
     start: Instant,
+    offset: f64,
 }
 
 impl<M> Drop for ChunkDone<'_, M> {
@@ -246,7 +250,7 @@ impl<M> Drop for ChunkDone<'_, M> {
             let _ = self
                 .pending
                 .finished_s
-                .set(self.start.elapsed().as_secs_f64());
+                .set(self.offset + self.start.elapsed().as_secs_f64());
         }
     }
 }
@@ -256,6 +260,8 @@ struct Shared<M> {
     buffers: BufferPool<M>,
     /// The start of training, for [`Evaluation::elapsed_s`].
     start: Instant,
+    /// Seconds of the run before `start` (a resumed run's), added to every time.
+    offset: f64,
 }
 
 /// Buffers lent to whichever thread scores a chunk: as many get allocated as chunks run at once

@@ -12,6 +12,7 @@
 //! | `train_neuralnet.py`, `Trainer`        | [`train`] (`trainer.rs`)               |
 //! | `SGD`, `Momentum`, `Nesterov`, `AdaGrad`, `RMSprop`, `Adam` | [`optimizer`] |
 //! | `train_loss_list`, `train_acc_list`... | [`History`]                            |
+//! | (none: the book's runs cannot resume)  | [`train_with`], [`Checkpoints`], [`RunState`] |
 //!
 //! ```
 //! use nn_core::{Init, LayerSpec, NetSpec, Sequential, Shape};
@@ -61,6 +62,7 @@ mod evaluation;
 mod history;
 mod observer;
 pub mod optimizer;
+mod resume;
 mod trainer;
 
 pub use config::{CheckedConfig, ConfigError, GradientMethod, Length, MAX_ITERS, TrainConfig};
@@ -68,5 +70,6 @@ pub use dataset::{Dataset, Subset};
 pub use evaluation::{EVAL_CHUNK, Evaluator};
 pub use history::{Evaluation, History};
 pub use observer::{Observer, RunInfo, Silent};
-pub use optimizer::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec, Sgd};
-pub use trainer::{TrainError, Trained, train};
+pub use optimizer::{Optimizer, OptimizerError, OptimizerKind, OptimizerSpec, OptimizerState, Sgd};
+pub use resume::{Checkpoint, CheckpointReason, Checkpoints, ResumeError, RunState};
+pub use trainer::{TrainError, Trained, train, train_with};

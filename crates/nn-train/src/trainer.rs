@@ -12,6 +12,7 @@ use crate::dataset::Dataset;
 use crate::evaluation;
 use crate::history::History;
 use crate::observer::Observer;
+use crate::resume::{Checkpoint, CheckpointReason, Checkpoints, ResumeError, RunState};
 
 /// Why a run could not start or did not finish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -69,6 +70,17 @@ pub enum TrainError {
         /// The last iteration that ran.
         iteration: usize,
     },
+    /// The run cannot resume from the state given.
+    #[error("cannot resume: {0}")]
+    Resume(#[from] ResumeError),
+    /// A checkpoint could not be saved.
+    #[error("cannot save the checkpoint after iteration {iterations}: {message}")]
+    Checkpoint {
+        /// Iterations done at the checkpoint.
+        iterations: usize,
+        /// What went wrong.
+        message: String,
+    },
     /// The loss became NaN or infinite.
     #[error(
         "training diverged at iteration {iteration}: the loss is {loss}; \
@@ -110,14 +122,86 @@ pub struct Trained<M> {
 /// finished, in order. The results depend neither on the number of threads nor on the timing.
 ///
 /// # Errors
-/// [`TrainError::Diverged`] as soon as a loss is not finite; the others before the first
-/// iteration.
+/// [`TrainError::Diverged`] as soon as a loss is not finite, [`TrainError::Stopped`] when the
+/// observer asks; the others before the first iteration.
 pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
+    config: &CheckedConfig,
+    network: M,
+    train_data: &D,
+    test_data: &D,
+    observer: &mut dyn Observer,
+) -> Result<Trained<M>, TrainError> {
+    train_with(config, network, train_data, test_data, observer, None)
+}
+
+/// [`train`], with checkpoints: resumed from [`Checkpoints::resume`] if given (then `network`
+/// must be the network saved with that state), and handing a [`Checkpoint`] to
+/// [`Checkpoints::save`] every [`Checkpoints::every`] iterations, when the observer asks to stop
+/// (after the iteration under way, then the run ends with [`TrainError::Stopped`]), and at the
+/// end, after the final evaluation. A run resumed from any of them ends with the very bits of
+/// the run that never stopped: the same network and the same history (but the seconds of
+/// `elapsed_s`, which go on from the checkpoint's).
+///
+/// A resumed run may be longer than the checkpoint's (a larger `length` in the config): the
+/// final evaluation of the shorter run, if the checkpoint holds it, is replaced by what the
+/// longer run evaluates after that iteration.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use nn_core::{TwoLayerConfig, TwoLayerNet};
+/// use nn_train::{CheckpointReason, Checkpoints, Dataset, Length, Observer, RunState, Silent,
+///                TrainConfig, TrainError, train, train_with};
+/// struct Pairs;
+/// impl Dataset for Pairs {
+///     fn len(&self) -> usize { 4 }
+///     fn input_size(&self) -> usize { 2 }
+///     fn num_classes(&self) -> usize { 2 }
+///     fn pixels(&self, i: usize) -> &[u8] { [[255, 0], [0, 255]][i % 2].as_slice() }
+///     fn label(&self, i: usize) -> u8 { (i % 2) as u8 }
+/// }
+/// /// Asks to stop after iteration 6.
+/// struct StopAt7(usize);
+/// impl Observer for StopAt7 {
+///     fn on_iteration(&mut self, i: usize, _: f32) { self.0 = i; }
+///     fn should_stop(&mut self) -> bool { self.0 == 6 }
+/// }
+/// let config = TrainConfig { batch_size: 2, length: Length::Iters(20), ..TrainConfig::default() }.check()?;
+/// let net = || TwoLayerNet::<f32>::new(TwoLayerConfig { input_size: 2, hidden_size: 4, output_size: 2, ..TwoLayerConfig::default() }, 1);
+/// let whole = train(&config, net()?, &Pairs, &Pairs, &mut Silent)?;
+///
+/// // The same run stopped after 7 iterations, its state kept...
+/// let saved = Mutex::new(None);
+/// let mut save = |c: &nn_train::Checkpoint<'_, TwoLayerNet<f32>>| {
+///     if c.reason == CheckpointReason::Stopped {
+///         *saved.lock().unwrap() = Some((c.network.clone(), c.state.clone()));
+///     }
+///     Ok(())
+/// };
+/// let checkpoints = Checkpoints { resume: None, every: 0, save: &mut save };
+/// let stopped = train_with(&config, net()?, &Pairs, &Pairs, &mut StopAt7(0), Some(checkpoints));
+/// assert_eq!(stopped.unwrap_err(), TrainError::Stopped { iteration: 6 });
+/// let (network, state): (_, RunState) = saved.into_inner()?.unwrap();
+/// assert_eq!(state.iterations, 7);
+///
+/// // ... then resumed: the very same network and losses as the run that never stopped.
+/// let mut ignore = |_: &nn_train::Checkpoint<'_, TwoLayerNet<f32>>| Ok(());
+/// let resume = Checkpoints { resume: Some(state), every: 0, save: &mut ignore };
+/// let resumed = train_with(&config, network, &Pairs, &Pairs, &mut Silent, Some(resume))?;
+/// assert_eq!(resumed.net.params(), whole.net.params());
+/// assert_eq!(resumed.history.train_loss, whole.history.train_loss);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`train`]; [`TrainError::Resume`] before the first iteration if the state cannot go on
+/// in this run, [`TrainError::Checkpoint`] if `save` fails.
+pub fn train_with<M: Model<f32>, D: Dataset + ?Sized>(
     config: &CheckedConfig,
     mut network: M,
     train_data: &D,
     test_data: &D,
     observer: &mut dyn Observer,
+    mut checkpoints: Option<Checkpoints<'_, M>>,
 ) -> Result<Trained<M>, TrainError> {
     check_data(config, &network, train_data, test_data)?;
     let settings = config.config();
@@ -132,12 +216,69 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
     rng.set_stream(1);
     let mut batch = Batch::new(train_data.input_size(), batch_size);
     let mut batch_mask = vec![0; batch_size];
-    let mut history = History::with_capacity(schedule.iters);
+
+    // A resumed run: the state's history, optimizer and generator, and the evaluation to redo
+    // when the run is lengthened (the shorter run's final one is replaced).
+    let (first, mut history, redo) = match checkpoints.as_mut().and_then(|c| c.resume.take()) {
+        None => (0, History::with_capacity(schedule.iters), None),
+        Some(state) => {
+            state.check(&schedule, settings.optimizer.kind(), &mut network)?;
+            optimizer
+                .load_state(state.optimizer)
+                .map_err(ResumeError::from)?;
+            rng.set_word_pos(state.batch_rng_word_pos);
+            let mut history = state.history;
+            let done = state.iterations;
+            let mut redo = None;
+            if done > 0 && done == state.planned && state.planned != schedule.iters {
+                let last = done - 1;
+                history.evaluations.retain(|e| e.iteration != last);
+                redo = last.is_multiple_of(iter_per_epoch).then_some(last);
+            }
+            (done, history, redo)
+        }
+    };
+    // Seconds already spent by the run before it was resumed.
+    let offset = history.total_elapsed_s();
 
     observer.on_start(&schedule);
     let start = Instant::now();
-    evaluation::beside(train_data, test_data, start, |evaluations| {
-        for i in 0..schedule.iters {
+    evaluation::beside(train_data, test_data, start, offset, |evaluations| {
+        if let Some(i) = redo {
+            let (epoch, samples) = (i / iter_per_epoch, settings.eval_samples);
+            evaluations.start(i, epoch, &network, samples, &mut history, observer);
+        }
+        let every = checkpoints.as_ref().map_or(0, |c| c.every);
+        // The state handed to `save`, with everything the loop does not keep in it.
+        let mut save = |network: &M,
+                        history: &mut History,
+                        done: usize,
+                        optimizer: &dyn crate::Optimizer<f32>,
+                        rng: &ChaCha8Rng,
+                        reason: CheckpointReason|
+         -> Result<(), TrainError> {
+            let Some(c) = checkpoints.as_mut() else {
+                return Ok(());
+            };
+            let state = RunState {
+                iterations: done,
+                planned: schedule.iters,
+                history: std::mem::take(history),
+                optimizer: optimizer.state(),
+                batch_rng_word_pos: rng.get_word_pos(),
+            };
+            let result = (c.save)(&Checkpoint {
+                network,
+                state: &state,
+                reason,
+            });
+            *history = state.history;
+            result.map_err(|message| TrainError::Checkpoint {
+                iterations: done,
+                message,
+            })
+        };
+        for i in first..schedule.iters {
             // batch_mask = np.random.choice(train_size, batch_size)
             for k in &mut batch_mask {
                 *k = rng.random_range(0..train_size);
@@ -166,13 +307,11 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
 
             // train_loss_list.append(loss)
             history.train_loss.push(loss);
-            history.elapsed_s.push(start.elapsed().as_secs_f64());
+            history
+                .elapsed_s
+                .push(offset + start.elapsed().as_secs_f64());
             observer.on_iteration(i, loss);
             evaluations.poll(&mut history, observer);
-            if observer.should_stop() {
-                evaluations.finish(&mut history, observer);
-                return Err(TrainError::Stopped { iteration: i });
-            }
 
             // if i % iter_per_epoch == 0: train_acc = network.accuracy(x_train, t_train) ...
             let last = i + 1 == schedule.iters;
@@ -184,9 +323,49 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
                 };
                 evaluations.start(i, epoch, &network, samples, &mut history, observer);
             }
+
+            // A checkpoint holds the evaluations of the iterations it covers: the one under way
+            // is waited for (at an epoch's end, a periodic checkpoint finds it long finished).
+            let done = i + 1;
+            let stop = observer.should_stop();
+            let periodic = every > 0 && done.is_multiple_of(every) && !last;
+            if stop || periodic {
+                evaluations.finish(&mut history, observer);
+                let reason = if stop {
+                    CheckpointReason::Stopped
+                } else {
+                    CheckpointReason::Periodic
+                };
+                save(&network, &mut history, done, &*optimizer, &rng, reason)?;
+            }
+            if stop {
+                return Err(TrainError::Stopped { iteration: i });
+            }
         }
         evaluations.finish(&mut history, observer);
-        Ok(())
+        let done = schedule.iters;
+        // A stop asked during the final evaluation.
+        if done > first && observer.should_stop() {
+            save(
+                &network,
+                &mut history,
+                done,
+                &*optimizer,
+                &rng,
+                CheckpointReason::Stopped,
+            )?;
+            return Err(TrainError::Stopped {
+                iteration: done - 1,
+            });
+        }
+        save(
+            &network,
+            &mut history,
+            done,
+            &*optimizer,
+            &rng,
+            CheckpointReason::Finished,
+        )
     })?;
     observer.on_finish(&history);
     Ok(Trained {

@@ -101,7 +101,33 @@ impl Batch {
     /// The first error met ([`Error::Write`] while syncing, [`Error::NotAFile`] if a target was
     /// replaced by a folder or a device meanwhile, [`Error::Commit`] for a rename); the targets
     /// are then as they were before (see [`Batch`]) and every temporary file is removed.
-    pub fn commit(mut self) -> Result<(), Error> {
+    pub fn commit(self) -> Result<(), Error> {
+        self.commit_unless(None)
+    }
+
+    /// [`commit`](Self::commit), unless the process received the SIGINT or SIGTERM that
+    /// `interrupts` defers: then no target is replaced, every temporary file is removed, and the
+    /// error is [`Error::Interrupted`]. The signal thread records a signal under the lock under
+    /// which the targets are replaced, so a signal is either seen here, and nothing is
+    /// replaced, or arrives after every target is.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let interrupts = safe_write::interrupt::defer();
+    /// let mut batch = safe_write::Batch::new();
+    /// batch.write(dir.path().join("model.ron"), b"(weights)")?;
+    /// batch.commit_unless_interrupted(&interrupts)?; // no signal came: written
+    /// assert!(dir.path().join("model.ron").exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`commit`](Self::commit), and [`Error::Interrupted`].
+    pub fn commit_unless_interrupted(self, interrupts: &interrupt::Deferred) -> Result<(), Error> {
+        self.commit_unless(Some(interrupts))
+    }
+
+    fn commit_unless(mut self, interrupts: Option<&interrupt::Deferred>) -> Result<(), Error> {
         // Everything that can fail slowly happens before any target is touched.
         let mut temps = Vec::with_capacity(self.files.len());
         for file in &mut self.files {
@@ -112,6 +138,13 @@ impl Batch {
         }
         let files = &mut self.files;
         interrupt::while_locked(|live| {
+            if let Some(signal) = interrupts.and_then(interrupt::Deferred::received) {
+                drop(temps);
+                for file in files.iter_mut() {
+                    file.registration().done(live);
+                }
+                return Err(Error::Interrupted { signal });
+            }
             // Backups of the targets that exist, hard links beside them: cheap, and a rename
             // over the target leaves the backup holding the old contents.
             let backups: Vec<Option<TempPath>> = files.iter().map(|f| backup(f.target())).collect();

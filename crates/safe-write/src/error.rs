@@ -53,6 +53,13 @@ pub enum Error {
         /// The underlying error.
         source: io::Error,
     },
+    /// A SIGINT or SIGTERM arrived before the outputs replaced their targets (see
+    /// [`Batch::commit_unless_interrupted`](crate::Batch::commit_unless_interrupted)).
+    #[error("interrupted by {signal} before the outputs were written: none was written")]
+    Interrupted {
+        /// The signal.
+        signal: crate::interrupt::Signal,
+    },
     /// Renaming the finished temporary file over the target failed.
     #[error("{path}: cannot replace it with the new file: {source}")]
     Commit {

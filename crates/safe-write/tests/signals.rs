@@ -159,3 +159,53 @@ fn a_second_ctrl_c_ends_a_program_that_does_not_poll() {
     signal(&child, Signal::SIGINT);
     assert_eq!(child.wait().unwrap().signal(), Some(Signal::SIGINT as i32));
 }
+
+/// In the child: prepares a batch while deferring, waits for the parent's Ctrl-C to be
+/// recorded, then commits unless interrupted.
+#[test]
+fn child_committing_after_ctrl_c() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let dir = Path::new(&dir);
+    let interrupts = safe_write::interrupt::defer();
+    let mut batch = safe_write::Batch::new();
+    batch.write(dir.join("params.ron"), b"new model").unwrap();
+    batch
+        .write(dir.join("history.csv"), b"new history")
+        .unwrap();
+    println!("ready");
+    while interrupts.received().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let err = batch.commit_unless_interrupted(&interrupts).unwrap_err();
+    println!("{err}");
+    std::process::exit(interrupts.received().unwrap().exit_code());
+}
+
+#[test]
+fn a_batch_committed_after_a_deferred_ctrl_c_replaces_nothing() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("history.csv"), "old history").unwrap();
+    let (mut child, mut out) = start("child_committing_after_ctrl_c", dir.path());
+    signal(&child, Signal::SIGINT);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        "interrupted by SIGINT (Ctrl-C) before the outputs were written: none was written"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        entries(dir.path()),
+        ["history.csv"],
+        "no output, no temporary file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("history.csv")).unwrap(),
+        "old history"
+    );
+}

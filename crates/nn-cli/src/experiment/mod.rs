@@ -39,10 +39,10 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
-use mnist_io::Mnist;
+use mnist_io::{Dataset, Mnist};
 use nn_core::Shape;
 
-use crate::data::{self, DataSplit};
+use crate::data::{self, DataSplit, DatasetArg};
 use crate::files;
 use runner::Runner;
 
@@ -65,9 +65,13 @@ pub struct ExperimentArgs {
     /// of init-histogram, the split and trials of hyperparams
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Folder of the four MNIST IDX files (gzip or raw); fetched there when missing
-    #[arg(long, default_value = "data/mnist")]
-    data: PathBuf,
+    /// The dataset: mnist or fashion (Fashion-MNIST)
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetArg,
+    /// Folder of the dataset's four IDX files (gzip or raw); fetched there when missing
+    /// [default: data/mnist, or data/fashion for Fashion-MNIST]
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Folder for the figures (SVG) and curves (CSV)
     #[arg(long, default_value = "data/experiments")]
     out: PathBuf,
@@ -172,6 +176,7 @@ pub struct Context {
     name: Name,
     quick: bool,
     seed: u64,
+    dataset: Dataset,
     data: PathBuf,
     out: PathBuf,
     runner: Runner,
@@ -184,7 +189,13 @@ impl Context {
         if let Some(mnist) = self.mnist.get() {
             return Ok(mnist);
         }
-        let mnist = data::load_or_fetch(&self.data)?;
+        let mnist = data::load_or_fetch(&self.data, self.dataset)?;
+        data::check_files(
+            &self.data,
+            self.dataset,
+            Some(&mnist.train),
+            Some(&mnist.test),
+        )?;
         Ok(self.mnist.get_or_init(|| mnist))
     }
 
@@ -217,10 +228,22 @@ impl Context {
         output_path(&self.out, self.name, extension)
     }
 
-    /// The figure's title: what it shows, then the book's script, and `(quick)` for `--quick`.
+    /// The figure's title: what it shows, then the book's script, the dataset when the
+    /// experiment trained on another than MNIST, and `--quick`.
     fn title(&self, what: &str) -> String {
         let quick = if self.quick { ", --quick" } else { "" };
-        format!("{what} ({}{quick})", self.name.script())
+        let dataset = match self.dataset {
+            Dataset::Fashion if self.mnist.get().is_some() => {
+                format!(", {}", self.dataset.title())
+            }
+            _ => String::new(),
+        };
+        format!("{what} ({}{dataset}{quick})", self.name.script())
+    }
+
+    /// The dataset's name in a title: `MNIST` or `Fashion-MNIST`.
+    fn dataset_title(&self) -> &'static str {
+        self.dataset.title()
     }
 }
 
@@ -290,12 +313,15 @@ pub fn run(args: ExperimentArgs) -> Result<()> {
         Name::All => Name::EACH.to_vec(),
         name => vec![name],
     };
-    check_outputs(&args.out, &args.data, &names)?;
+    let dataset = Dataset::from(args.dataset);
+    let data = args.data.unwrap_or_else(|| dataset.default_dir());
+    check_outputs(&args.out, &data, &names)?;
     let mut ctx = Context {
         name: names[0],
         quick: args.quick,
         seed: args.seed,
-        data: args.data,
+        dataset,
+        data,
         out: args.out,
         runner,
         mnist: OnceLock::new(),

@@ -69,7 +69,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     );
 
     let title = ctx.title(&format!(
-        "Optimizers on MNIST: 4×100 ReLU, He, batch {}",
+        "Optimizers on {}: 4×100 ReLU, He, batch {}",
+        ctx.dataset_title(),
         loss_curves::BATCH
     ));
     let svg = loss_curves::figure(&title, &contenders, &compared, 1.0)?;

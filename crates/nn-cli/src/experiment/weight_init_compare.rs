@@ -63,7 +63,10 @@ pub fn run(ctx: &Context) -> Result<()> {
     print!("{}", table(&header, &rows));
     println!("(loss: smoothed, as plotted)");
 
-    let title = ctx.title("Weight initialisation: 4×100 ReLU on MNIST, SGD lr 0.01");
+    let title = ctx.title(&format!(
+        "Weight initialisation: 4×100 ReLU on {}, SGD lr 0.01",
+        ctx.dataset_title()
+    ));
     let svg = loss_curves::figure(&title, &contenders, &compared, 2.5)?;
     ctx.write(&svg, |w| loss_curves::write_csv(w, &contenders, &compared))
 }

@@ -150,3 +150,23 @@ pub fn dataset(split: impl Fn(usize, u64) -> (Images, Vec<u8>)) -> (TempDir, Pat
 pub fn synthetic() -> (TempDir, PathBuf) {
     dataset(stripes)
 }
+
+/// Gives the child of `command` SIGINT's default action, as a terminal's Ctrl-C finds it: a test
+/// harness started as a background job ignores SIGINT, and an ignored signal stays ignored across
+/// `exec` (nn-cli leaves an ignored SIGINT ignored, as programs do), so the child would never see
+/// the Ctrl-C a test sends.
+#[cfg(unix)]
+pub fn default_sigint(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between `fork` and `exec` the closure only calls `signal`, which is
+    // async-signal-safe, and allocates nothing.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            use nix::sys::signal::{SigHandler, Signal, signal};
+            signal(Signal::SIGINT, SigHandler::SigDfl)
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+}

@@ -123,4 +123,9 @@ impl<T: Float> Layer<T> for Dropout<T> {
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }
+
+    /// The training step, whose mask the next training forward pass draws.
+    fn visit_steps(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        f(&mut self.step);
+    }
 }

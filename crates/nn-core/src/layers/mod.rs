@@ -254,6 +254,14 @@ pub trait Layer<T: Float> {
     fn set_training(&mut self, training: bool) {
         let _ = training;
     }
+
+    /// Calls `f` on each counter of the layer's random draws: [`Dropout`]'s training step, from
+    /// which its next mask is drawn. Not part of a model (model files do not keep it), but of a
+    /// run: a checkpoint keeps it, so that a resumed run draws the masks it would have drawn.
+    /// Layers without randomness do nothing.
+    fn visit_steps(&mut self, f: &mut dyn FnMut(&mut u64)) {
+        let _ = f;
+    }
 }
 
 /// Calls `f` with each parameter of `layer`, numbered `index` (`W` becomes `W2`).

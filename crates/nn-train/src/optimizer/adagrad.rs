@@ -2,7 +2,7 @@
 
 use nn_core::{Float, Trainable};
 
-use super::{EPSILON, Optimizer, States, state};
+use super::{EPSILON, Optimizer, OptimizerError, OptimizerState, States, state};
 use nn_core::kernels::threads::in_halves;
 
 /// AdaGrad (§6.1.5): each value's step shrinks with the sum `h` of its squared gradients:
@@ -39,5 +39,18 @@ impl<T: Float> Optimizer<T> for AdaGrad<T> {
                 },
             );
         });
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::of(0, &[("h", &self.h)])
+    }
+
+    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        if state.updates != 0 {
+            return Err(OptimizerError::StateUpdates(state.updates));
+        }
+        let [h] = <[States<T>; 1]>::try_from(state.take(&["h"])?).expect("one per slot");
+        self.h = h;
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use nn_core::{Float, Trainable};
 
-use super::{EPSILON, Optimizer, States, state};
+use super::{EPSILON, Optimizer, OptimizerError, OptimizerState, States, state};
 use nn_core::kernels::threads::in_halves;
 
 /// Adam (§6.1.6, Kingma and Ba), as the book writes it: moments `m` and `v` of the gradient,
@@ -63,5 +63,20 @@ impl<T: Float> Optimizer<T> for Adam<T> {
                 },
             );
         });
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::of(
+            u64::try_from(self.iter).unwrap_or(0),
+            &[("m", &self.m), ("v", &self.v)],
+        )
+    }
+
+    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        let [m, v] = <[States<T>; 2]>::try_from(state.take(&["m", "v"])?).expect("one per slot");
+        self.iter = i32::try_from(state.updates).unwrap_or(i32::MAX);
+        self.m = m;
+        self.v = v;
+        Ok(())
     }
 }

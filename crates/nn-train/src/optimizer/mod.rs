@@ -40,11 +40,147 @@ pub use sgd::Sgd;
 pub trait Optimizer<T: Float>: Send {
     /// Applies one update to every parameter, from the gradient stored beside it.
     fn update(&mut self, params: &mut dyn Trainable<T>);
+
+    /// A copy of the state the next update starts from: what a checkpoint keeps so that a
+    /// resumed run updates as the uninterrupted one would (see [`OptimizerState`]).
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Replaces the state with `state`, saved by [`state`](Self::state) from an optimizer of
+    /// the same kind. The matrices' names and shapes are the network's to check (see
+    /// [`OptimizerState::check`]).
+    ///
+    /// # Errors
+    /// [`OptimizerError::StateSlots`] if `state` holds other slots than this optimizer's, or
+    /// [`OptimizerError::StateUpdates`] an update count where this optimizer keeps none.
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimizerError>;
 }
 
 /// One matrix of an optimizer's state per parameter, by the parameter's name (the book's
 /// `self.v = {key: np.zeros_like(val)}`).
-type States<T> = BTreeMap<Name, Matrix<T>>;
+pub type States<T> = BTreeMap<Name, Matrix<T>>;
+
+/// An optimizer's state between two updates: its count of updates (Adam's `t`, from which its
+/// bias correction is computed; the other optimizers do not count and keep 0) and its matrices,
+/// by slot (`v` for Momentum and Nesterov, `h` for AdaGrad and RMSprop, `m` and `v` for Adam)
+/// and by parameter name. Empty before the first update.
+///
+/// ```
+/// use nn_core::{Matrix, Param, Trainable, layers::Kind};
+/// use nn_train::{Optimizer, OptimizerSpec};
+/// struct One(Matrix<f64>, Matrix<f64>);
+/// impl Trainable<f64> for One {
+///     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, f64>)) {
+///         f(Param::of(Kind::Weight, &mut self.0, &mut self.1));
+///     }
+/// }
+/// let adam = OptimizerSpec::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999 };
+/// let (mut a, mut b) = (adam.build::<f64>(), adam.build::<f64>());
+/// let mut w = One(Matrix::from_element(1, 1, 1.0), Matrix::from_element(1, 1, 2.0));
+/// a.update(&mut w);
+/// let state = a.state();
+/// assert_eq!((state.updates, state.slots.len()), (1, 2)); // t = 1, m and v
+/// b.load_state(state)?;
+/// let mut twin = One(w.0.clone(), w.1.clone());
+/// a.update(&mut w);
+/// b.update(&mut twin);
+/// assert_eq!(w.0, twin.0); // the second update is the same
+/// # Ok::<(), nn_train::OptimizerError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerState<T: Float> {
+    /// Updates made (Adam's `t`), 0 for the optimizers that do not count them.
+    pub updates: u64,
+    /// The matrices, by slot name and parameter name.
+    pub slots: BTreeMap<String, States<T>>,
+}
+
+impl<T: Float> Default for OptimizerState<T> {
+    fn default() -> Self {
+        Self {
+            updates: 0,
+            slots: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Float> OptimizerState<T> {
+    /// The state of an optimizer whose slots are `slots` (name and matrices), omitted while
+    /// they are empty (before the first update).
+    fn of(updates: u64, slots: &[(&str, &States<T>)]) -> Self {
+        Self {
+            updates,
+            slots: slots
+                .iter()
+                .filter(|(_, states)| !states.is_empty())
+                .map(|(name, states)| ((*name).to_owned(), (*states).clone()))
+                .collect(),
+        }
+    }
+
+    /// Takes the slots `names` out of the state, each empty when absent, refusing any other.
+    fn take(&mut self, names: &[&'static str]) -> Result<Vec<States<T>>, OptimizerError> {
+        let known = self.slots.keys().all(|k| names.contains(&k.as_str()));
+        // Every slot fills on the first update: all of them or none.
+        let whole = self.slots.is_empty() || self.slots.len() == names.len();
+        if !known || !whole {
+            return Err(OptimizerError::StateSlots {
+                expected: names.join(" "),
+                found: self.slots.keys().cloned().collect::<Vec<_>>().join(" "),
+            });
+        }
+        Ok(names
+            .iter()
+            .map(|n| self.slots.remove(*n).unwrap_or_default())
+            .collect())
+    }
+
+    /// Checks the state against the parameters of the network it updates: every slot holds
+    /// exactly one matrix per parameter, of its shape, with finite values.
+    ///
+    /// # Errors
+    /// [`OptimizerError::StateMatrix`], naming the slot and the parameter.
+    pub fn check(&self, params: &mut dyn Trainable<T>) -> Result<(), OptimizerError> {
+        let mut shapes = BTreeMap::new();
+        params.visit_params(&mut |p| {
+            shapes.insert(p.name, p.value.shape());
+        });
+        for (slot, states) in &self.slots {
+            let problem = |name: String, problem: String| OptimizerError::StateMatrix {
+                slot: slot.clone(),
+                name,
+                problem,
+            };
+            if let Some(name) = shapes.keys().find(|n| !states.contains_key(*n)) {
+                return Err(problem(name.to_string(), "is missing".to_owned()));
+            }
+            for (name, m) in states {
+                let Some(&(rows, cols)) = shapes.get(name) else {
+                    return Err(problem(
+                        name.to_string(),
+                        "is not a parameter of the network".to_owned(),
+                    ));
+                };
+                if m.shape() != (rows, cols) {
+                    return Err(problem(
+                        name.to_string(),
+                        format!(
+                            "is {}x{} where the parameter is {rows}x{cols}",
+                            m.nrows(),
+                            m.ncols()
+                        ),
+                    ));
+                }
+                if m.iter().any(|v| !v.is_finite()) {
+                    return Err(problem(
+                        name.to_string(),
+                        "holds a non-finite value".to_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The optimizer's state matrix for the parameter `name`, zero on first use (the book's
 /// `self.v[key]`).
@@ -257,9 +393,37 @@ impl fmt::Display for OptimizerKind {
     }
 }
 
-/// A hyper-parameter of an [`OptimizerSpec`] that makes no sense.
+/// A hyper-parameter of an [`OptimizerSpec`] that makes no sense, or a saved state that does
+/// not fit the optimizer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptimizerError {
+    /// A saved state holds other slots than the optimizer's.
+    #[error(
+        "the optimizer's state holds {found:?} where this optimizer keeps {expected:?}: it was saved by another optimizer"
+    )]
+    StateSlots {
+        /// The optimizer's slots, e.g. `m v`.
+        expected: String,
+        /// The slots of the state.
+        found: String,
+    },
+    /// A saved state counts updates for an optimizer that does not count them.
+    #[error(
+        "the optimizer's state counts {0} updates but this optimizer counts none: it was saved by another optimizer"
+    )]
+    StateUpdates(u64),
+    /// A matrix of a saved state does not fit the network.
+    #[error(
+        "the optimizer's {slot} of {name} {problem}: the state does not belong to this network"
+    )]
+    StateMatrix {
+        /// `v`, `h`, `m`.
+        slot: String,
+        /// The parameter, e.g. `W1`.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// The learning rate is not a positive finite number.
     #[error("learning rate {0} is invalid: it must be a finite number above 0, e.g. 0.01 (--lr)")]
     LearningRate(f64),

@@ -2,7 +2,7 @@
 
 use nn_core::{Float, Trainable};
 
-use super::{Optimizer, States, state};
+use super::{Optimizer, OptimizerError, OptimizerState, States, state};
 use nn_core::kernels::threads::in_halves;
 
 /// Momentum SGD (§6.1.4): a velocity `v` per value, `v ← m·v − lr·g`, then `W ← W + v`.
@@ -41,5 +41,18 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
                 },
             );
         });
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::of(0, &[("v", &self.v)])
+    }
+
+    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        if state.updates != 0 {
+            return Err(OptimizerError::StateUpdates(state.updates));
+        }
+        let [v] = <[States<T>; 1]>::try_from(state.take(&["v"])?).expect("one per slot");
+        self.v = v;
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use nn_core::{Float, Trainable};
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerError, OptimizerState};
 use nn_core::kernels::threads::in_halves;
 
 /// Stochastic gradient descent (§6.1.2): `W ← W − lr · ∂L/∂W`.
@@ -43,5 +43,16 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
                 }
             });
         });
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::default()
+    }
+
+    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        if state.updates != 0 {
+            return Err(OptimizerError::StateUpdates(state.updates));
+        }
+        state.take(&[]).map(drop)
     }
 }
