@@ -64,11 +64,12 @@
 //!
 //! # Writing
 //!
-//! Only reading is implemented. The modules are one per format (`npy`: header and data; `npz`:
-//! the archive; `pickle`: the opcodes), so that writing the book's formats, to export a model,
-//! can be added beside each reader: a `.npy` header is the dict parsed here, an `.npz` is
-//! written with the zip crate's `ZipWriter`, and a pickle of arrays is the opcode sequence this
-//! reader recognises (`_reconstruct`, `dtype`, `BUILD`).
+//! [`write_npy`], [`write_npz`] and [`pickle_bytes`] write the same formats, one module beside
+//! each reader's (`write`): a `.npy` header exactly as NumPy writes it, an `.npz` through the
+//! zip crate's `ZipWriter`, and a pickle of the opcodes this reader recognises (`_reconstruct`,
+//! `dtype`, `BUILD`), so that `numpy.load`, `pickle.load` and the book's `load_params` read the
+//! parameters of a network trained here ([`NamedArray`]: a name, a shape, `float32` or `float64`
+//! values in C order).
 
 mod dtype;
 mod error;
@@ -76,6 +77,7 @@ mod npy;
 mod npz;
 mod pickle;
 mod source;
+mod write;
 
 use std::fmt::Display;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -83,6 +85,9 @@ use std::path::Path;
 
 pub use dtype::{DType, Float};
 pub use error::{Error, Mismatch, NpyProblem, PickleProblem};
+pub use write::{
+    Data, NamedArray, WriteError, npz_bytes, pickle_bytes, write_npy, write_npz, write_pickle,
+};
 
 /// The format of a weight file, told by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,9 @@
 //! `nn-cli import`: the book's trained weights (`sample_weight.pkl` of chapter 3's
 //! `neuralnet_mnist.py`, `params.pkl` of `SimpleConvNet`,
 //! `deep_convnet_params.pkl` of `DeepConvNet`, or the same arrays in a NumPy `.npz`) into our model
-//! file, whose `eval`, `predict` and `gradcheck` then run the book's trained network.
+//! file, whose `eval`, `predict` and `gradcheck` then run the book's trained network; or, with
+//! `--like MODEL`, the arrays of any network under the book's names (what `nn-cli export
+//! --format npz|pkl` writes), batch norm's running statistics included.
 //!
 //! The book saves its parameters as a dict of NumPy arrays under our very names (`W1`, `b1`,
 //! `W2`…): a convolution's `W` is `(FN, C, FH, FW)`, which row by row is our `(FN, C·FH·FW)`
@@ -28,8 +30,12 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE")]
     book_weights: PathBuf,
     /// The network they belong to
-    #[arg(long, value_enum)]
-    net: BookNet,
+    #[arg(long, value_enum, required_unless_present = "like")]
+    net: Option<BookNet>,
+    /// Or: the network of this model file (its spec; its values are not read), e.g. to import
+    /// what `nn-cli export --format npz|pkl` wrote of it
+    #[arg(long, value_name = "MODEL", conflicts_with = "net")]
+    like: Option<PathBuf>,
     /// Where to write the model (RON)
     #[arg(long, default_value = "data/params.ron")]
     out: PathBuf,
@@ -84,7 +90,15 @@ impl BookNet {
 /// Runs `import`.
 pub fn run(args: ImportArgs) -> Result<()> {
     check_out(&args)?;
-    let net = book_network::<f64>(&args.book_weights, args.net)?;
+    // The book trained its networks on MNIST; --like's model says what it was trained on.
+    let (net, dataset) = match (args.net, &args.like) {
+        (Some(net), _) => (
+            book_network::<f64>(&args.book_weights, net)?,
+            Some(mnist_io::Dataset::Mnist.name().to_owned()),
+        ),
+        (None, Some(like)) => network_like(&args.book_weights, like)?,
+        (None, None) => bail!("give --net or --like"),
+    };
     let metadata = BTreeMap::from([(
         "source".to_owned(),
         format!(
@@ -94,9 +108,8 @@ pub fn run(args: ImportArgs) -> Result<()> {
     )]);
     crate::files::create_parent(&args.out)?;
     let spec = net.spec().to_string();
-    // The book trained them on MNIST.
     let mut file = ModelFile::new(net, metadata);
-    file.dataset = Some(mnist_io::Dataset::Mnist.name().to_owned());
+    file.dataset = dataset;
     crate::model::save(&file, &args.out)?;
     println!("network: {spec}");
     println!("model:   {}", crate::files::shown(&args.out));
@@ -121,6 +134,7 @@ fn check_out(args: &ImportArgs) -> Result<()> {
         .collect();
     let inputs: Vec<(&str, &Path)> =
         std::iter::once(("--book-weights", args.book_weights.as_path()))
+            .chain(args.like.as_deref().map(|like| ("--like", like)))
             .chain(dataset.iter().map(|path| ("MNIST file", path.as_path())))
             .collect();
     safe_write::check_distinct(&inputs, &[("--out", &args.out)])?;
@@ -142,6 +156,67 @@ fn expected(net: BookNet) -> Expected {
 /// value rounded once from the file's).
 pub fn book_network<T: Float>(path: &Path, net: BookNet) -> Result<Sequential<T>> {
     let arrays = book_weights::read(path, &expected(net)).map_err(|err| explain(err, path, net))?;
+    check_finite(&arrays, path)?;
+    let mut network = Sequential::<T>::new(net.spec(), 0).context("the book's network")?;
+    network.visit_params(&mut |p| {
+        let array = arrays
+            .get(&p.name.to_string())
+            .expect("every parameter is expected");
+        let values: Vec<T> = array.data.iter().map(|&v| T::of_f64(v)).collect();
+        *p.value = nn_core::Matrix::from_row_slice(p.value.nrows(), p.value.ncols(), &values);
+    });
+    Ok(network)
+}
+
+/// The network of the model file `like` (its spec) holding the arrays of `path`: every
+/// parameter and batch norm's running statistics, under the book's names and NumPy shapes (as
+/// `nn-cli export` writes them), checked as for the book's networks.
+/// Returns it with the dataset `like` records.
+fn network_like(path: &Path, like: &Path) -> Result<(Sequential<f64>, Option<String>)> {
+    let model = ModelFile::<f64>::load(like)?;
+    let (spec, dataset) = (model.net.spec(), model.dataset);
+    let what = format!("model file {} is too large to import here", like.display());
+    crate::limits::check_network(&spec, 1, &what)?;
+    let shapes = crate::export::numpy_shapes(&spec);
+    let names: Vec<String> = spec
+        .matrices()?
+        .into_iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let floats = [book_weights::Float::F64, book_weights::Float::F32];
+    let expected = names.iter().fold(Expected::new(), |expected, name| {
+        expected.array(name, &shapes[name], &floats)
+    });
+    let arrays = book_weights::read(path, &expected).with_context(|| {
+        format!(
+            "cannot import --book-weights {} as the network of --like {} ({spec})",
+            path.display(),
+            like.display()
+        )
+    })?;
+    check_finite(&arrays, path)?;
+    if let Some(array) = arrays
+        .iter()
+        .find(|a| a.name.starts_with("running_var") && a.data.iter().any(|&v| v < 0.0))
+    {
+        bail!(
+            "array {} of {} holds a negative variance: the file is corrupt",
+            array.name,
+            path.display()
+        );
+    }
+    let mut network = Sequential::<f64>::new(spec, 0).context("the network of --like")?;
+    let fill = |name: String, value: &mut nn_core::Matrix<f64>| {
+        let array = arrays.get(&name).expect("every matrix is expected");
+        *value = nn_core::Matrix::from_row_slice(value.nrows(), value.ncols(), &array.data);
+    };
+    network.visit_params(&mut |p| fill(p.name.to_string(), p.value));
+    network.visit_state(&mut |s| fill(s.name.to_string(), s.value));
+    Ok((network, dataset))
+}
+
+/// Refuses an array holding NaN or an infinity.
+fn check_finite(arrays: &book_weights::Arrays, path: &Path) -> Result<()> {
     for array in arrays.iter() {
         if let Some(i) = array.data.iter().position(|v| !v.is_finite()) {
             bail!(
@@ -152,15 +227,7 @@ pub fn book_network<T: Float>(path: &Path, net: BookNet) -> Result<Sequential<T>
             );
         }
     }
-    let mut network = Sequential::<T>::new(net.spec(), 0).context("the book's network")?;
-    network.visit_params(&mut |p| {
-        let array = arrays
-            .get(&p.name.to_string())
-            .expect("every parameter is expected");
-        let values: Vec<T> = array.data.iter().map(|&v| T::of_f64(v)).collect();
-        *p.value = nn_core::Matrix::from_row_slice(p.value.nrows(), p.value.ncols(), &values);
-    });
-    Ok(network)
+    Ok(())
 }
 
 /// The reader's error, in the words of `import`: when the file holds exactly the weights of

@@ -24,6 +24,7 @@ mod checkpoint;
 mod data;
 mod eval;
 mod experiment;
+mod export;
 mod figures;
 mod files;
 mod filters;
@@ -62,6 +63,9 @@ enum Command {
     /// Import the book's trained weights (.npz or .pkl of ch03's sample_weight, SimpleConvNet or
     /// DeepConvNet) into a model file.
     Import(import::ImportArgs),
+    /// Export a model file: ONNX, the book's .npz or .pkl (NumPy, the book's Python classes),
+    /// or safetensors.
+    Export(export::ExportArgs),
     /// Compare numerical and backprop gradients on the first training samples (3 by default),
     /// in f64, as the book does, of a fresh two-layer network or of a saved model; fails when a
     /// mean difference exceeds 1e-6.
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Import(args) => import::run(args),
+        Command::Export(args) => export::run(args),
         Command::Filters(args) => filters::run(args),
         Command::BookCheck(args) => book_check::run(args),
         Command::Book(args) => book::run(args),
