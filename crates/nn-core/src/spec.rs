@@ -433,12 +433,32 @@ impl NetSpec {
     /// # Ok::<(), nn_core::SpecError>(())
     /// ```
     pub fn simple_conv_net(input: Shape, classes: usize) -> NetSpec {
+        NetSpec::simple_conv_net_of(input, 30, 5, 100, classes)
+    }
+
+    /// The book's `SimpleConvNet` with its other constructor arguments: `filters` of `size`×`size`
+    /// (`conv_param`'s `filter_num`, `filter_size`; stride 1, pad 0), `hidden` neurons
+    /// (`hidden_size`) and `classes` outputs; weights of std 0.01. `ch07/gradient_check.py`
+    /// builds the small one: input 1×10×10, 10 filters of 3×3, hidden 10, 10 classes.
+    ///
+    /// ```
+    /// use nn_core::{NetSpec, Shape};
+    /// let spec = NetSpec::simple_conv_net_of(Shape::new(1, 10, 10), 10, 3, 10, 10);
+    /// assert_eq!(spec.to_string(), "1×10×10 → Convolution(10×3×3) → Relu → Pooling(2×2) → Affine(10) → Relu → Affine(10)");
+    /// ```
+    pub fn simple_conv_net_of(
+        input: Shape,
+        filters: usize,
+        size: usize,
+        hidden: usize,
+        classes: usize,
+    ) -> NetSpec {
         NetSpec {
             input,
             layers: vec![
                 LayerSpec::Convolution {
-                    filters: 30,
-                    size: 5,
+                    filters,
+                    size,
                     stride: 1,
                     pad: 0,
                 },
@@ -448,7 +468,7 @@ impl NetSpec {
                     stride: Some(2),
                     pad: 0,
                 },
-                LayerSpec::Affine { out: 100 },
+                LayerSpec::Affine { out: hidden },
                 LayerSpec::Relu,
                 LayerSpec::Affine { out: classes },
             ],

@@ -417,26 +417,8 @@ fn gradient_check_of_the_books_small_simple_conv_net() {
     // which central differences of step 1e-4 cross now and then (b2 differs by 6e-5 for seed 1):
     // He's weights keep them away from it.
     let spec = NetSpec {
-        input: Shape::new(1, 10, 10),
-        layers: vec![
-            LayerSpec::Convolution {
-                filters: 10,
-                size: 3,
-                stride: 1,
-                pad: 0,
-            },
-            LayerSpec::Relu,
-            LayerSpec::Pooling {
-                size: 2,
-                stride: Some(2),
-                pad: 0,
-            },
-            LayerSpec::Affine { out: 10 },
-            LayerSpec::Relu,
-            LayerSpec::Affine { out: 10 },
-        ],
         init: Init::He,
-        weight_decay: 0.0,
+        ..NetSpec::simple_conv_net_of(Shape::new(1, 10, 10), 10, 3, 10, 10)
     };
     network_gradient_check(spec, 1, 1);
 }

@@ -2,7 +2,7 @@
 //! (`ch07/apply_filter.py`).
 
 use anyhow::{Result, bail};
-use nn_core::{Init, LayerSpec, Matrix, Model, NetSpec, Sequential, Shape, Targets, Trainable};
+use nn_core::{LayerSpec, Matrix, Model, NetSpec, Sequential, Shape, Targets, Trainable};
 use rand::{RngExt, SeedableRng};
 
 use super::BookArgs;
@@ -12,28 +12,7 @@ use crate::import::{BookNet, book_network};
 /// The book's small `SimpleConvNet` of `gradient_check.py`: input 1×10×10, 10 filters of 3×3
 /// (stride 1, pad 0), hidden 10, 10 outputs, weights of std 0.01.
 pub fn small_conv_net() -> NetSpec {
-    NetSpec {
-        input: Shape::new(1, 10, 10),
-        layers: vec![
-            LayerSpec::Convolution {
-                filters: 10,
-                size: 3,
-                stride: 1,
-                pad: 0,
-            },
-            LayerSpec::Relu,
-            LayerSpec::Pooling {
-                size: 2,
-                stride: Some(2),
-                pad: 0,
-            },
-            LayerSpec::Affine { out: 10 },
-            LayerSpec::Relu,
-            LayerSpec::Affine { out: 10 },
-        ],
-        init: Init::Std(0.01),
-        weight_decay: 0.0,
-    }
+    NetSpec::simple_conv_net_of(Shape::new(1, 10, 10), 10, 3, 10, 10)
 }
 
 /// The mean absolute difference of backprop and numerical gradients per parameter of the small
