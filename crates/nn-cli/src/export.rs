@@ -28,10 +28,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use book_weights::{Data, NamedArray};
 use clap::{Args, ValueEnum};
-use nn_core::{Float, LayerSpec, Model, ModelFile, NetSpec, Sequential, Shape, Trainable};
+use nn_core::{Float, LayerSpec, Model, NetSpec, Sequential, Shape, Trainable};
 
 /// Options of `export`.
 #[derive(Args, Debug)]
@@ -80,12 +80,6 @@ pub fn run(args: ExportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.model.with_extension(args.format.extension()));
     safe_write::check_distinct(&[("--model", &args.model)], &[("--out", &out)])?;
-    if !args.model.exists() {
-        bail!(
-            "model file {} not found: train one first with `nn-cli train` (or pass --model)",
-            args.model.display()
-        );
-    }
     let (bytes, spec) = match args.format {
         Format::Npz | Format::Pkl => {
             // The file's values as written (a model of f32 values widens exactly).
@@ -132,7 +126,7 @@ fn cannot(model: &Path, format: Format) -> String {
 
 /// The network of the model file at `path`, within nn-cli's bounds, its values read as `T`.
 fn load<T: Float>(path: &Path) -> Result<Sequential<T>> {
-    let net = ModelFile::<T>::load(path)?.net;
+    let net = crate::model::read::<T>(path)?.net;
     let what = format!("model file {} is too large to export here", path.display());
     crate::limits::check_network(&net.spec(), 1, &what)?;
     Ok(net)

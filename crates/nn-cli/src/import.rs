@@ -144,27 +144,48 @@ fn check_out(args: &ImportArgs) -> Result<()> {
 /// The arrays of the book's `net`: for each layer with parameters, `W` and `b` under the book's
 /// names and NumPy shapes, in float64 (the CNNs') or float32 (ch03's).
 fn expected(net: BookNet) -> Expected {
+    expected_for(&net.spec()).expect("the book's specs are valid")
+}
+
+/// The arrays of a network of `spec`: every matrix ([`NetSpec::matrices`], batch norm's running
+/// statistics included) under its book name and NumPy shape ([`crate::export::numpy_shapes`]),
+/// in float64 or float32.
+fn expected_for(spec: &NetSpec) -> Result<Expected> {
+    let shapes = crate::export::numpy_shapes(spec);
     let floats = [book_weights::Float::F64, book_weights::Float::F32];
-    book_shapes(&net.spec())
+    Ok(spec
+        .matrices()?
         .into_iter()
-        .fold(Expected::new(), |expected, (name, shape)| {
-            expected.array(name, &shape, &floats)
-        })
+        .fold(Expected::new(), |expected, (name, _)| {
+            let name = name.to_string();
+            let shape = &shapes[&name];
+            expected.array(name, shape, &floats)
+        }))
 }
 
 /// The network `net` holding the arrays of `path`, after checking them against it, in `T` (each
 /// value rounded once from the file's).
 pub fn book_network<T: Float>(path: &Path, net: BookNet) -> Result<Sequential<T>> {
     let arrays = book_weights::read(path, &expected(net)).map_err(|err| explain(err, path, net))?;
-    check_finite(&arrays, path)?;
-    let mut network = Sequential::<T>::new(net.spec(), 0).context("the book's network")?;
-    network.visit_params(&mut |p| {
-        let array = arrays
-            .get(&p.name.to_string())
-            .expect("every parameter is expected");
+    holding(net.spec(), &arrays, path)
+}
+
+/// A network of `spec` holding `arrays` (read from `path`, as [`expected_for`] expects them):
+/// its parameters and state, each value rounded once to `T`. Refuses values that are not finite.
+fn holding<T: Float>(
+    spec: NetSpec,
+    arrays: &book_weights::Arrays,
+    path: &Path,
+) -> Result<Sequential<T>> {
+    check_finite(arrays, path)?;
+    let mut network = Sequential::<T>::new(spec, 0).context("the network to import")?;
+    let fill = |name: String, value: &mut nn_core::Matrix<T>| {
+        let array = arrays.get(&name).expect("every matrix is expected");
         let values: Vec<T> = array.data.iter().map(|&v| T::of_f64(v)).collect();
-        *p.value = nn_core::Matrix::from_row_slice(p.value.nrows(), p.value.ncols(), &values);
-    });
+        *value = nn_core::Matrix::from_row_slice(value.nrows(), value.ncols(), &values);
+    };
+    network.visit_params(&mut |p| fill(p.name.to_string(), p.value));
+    network.visit_state(&mut |s| fill(s.name.to_string(), s.value));
     Ok(network)
 }
 
@@ -173,20 +194,11 @@ pub fn book_network<T: Float>(path: &Path, net: BookNet) -> Result<Sequential<T>
 /// `nn-cli export` writes them), checked as for the book's networks.
 /// Returns it with the dataset `like` records.
 fn network_like(path: &Path, like: &Path) -> Result<(Sequential<f64>, Option<String>)> {
-    let model = ModelFile::<f64>::load(like)?;
+    let model = crate::model::read::<f64>(like)?;
     let (spec, dataset) = (model.net.spec(), model.dataset);
     let what = format!("model file {} is too large to import here", like.display());
     crate::limits::check_network(&spec, 1, &what)?;
-    let shapes = crate::export::numpy_shapes(&spec);
-    let names: Vec<String> = spec
-        .matrices()?
-        .into_iter()
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let floats = [book_weights::Float::F64, book_weights::Float::F32];
-    let expected = names.iter().fold(Expected::new(), |expected, name| {
-        expected.array(name, &shapes[name], &floats)
-    });
+    let expected = expected_for(&spec)?;
     let arrays = book_weights::read(path, &expected).with_context(|| {
         format!(
             "cannot import --book-weights {} as the network of --like {} ({spec})",
@@ -194,7 +206,6 @@ fn network_like(path: &Path, like: &Path) -> Result<(Sequential<f64>, Option<Str
             like.display()
         )
     })?;
-    check_finite(&arrays, path)?;
     if let Some(array) = arrays
         .iter()
         .find(|a| a.name.starts_with("running_var") && a.data.iter().any(|&v| v < 0.0))
@@ -205,14 +216,7 @@ fn network_like(path: &Path, like: &Path) -> Result<(Sequential<f64>, Option<Str
             path.display()
         );
     }
-    let mut network = Sequential::<f64>::new(spec, 0).context("the network of --like")?;
-    let fill = |name: String, value: &mut nn_core::Matrix<f64>| {
-        let array = arrays.get(&name).expect("every matrix is expected");
-        *value = nn_core::Matrix::from_row_slice(value.nrows(), value.ncols(), &array.data);
-    };
-    network.visit_params(&mut |p| fill(p.name.to_string(), p.value));
-    network.visit_state(&mut |s| fill(s.name.to_string(), s.value));
-    Ok((network, dataset))
+    Ok((holding(spec, &arrays, path)?, dataset))
 }
 
 /// Refuses an array holding NaN or an infinity.
@@ -255,48 +259,21 @@ fn explain(err: book_weights::Error, path: &Path, net: BookNet) -> anyhow::Error
     anyhow::Error::new(err).context(context)
 }
 
-/// The book's name and NumPy shape of every parameter of `spec`: `(FN, C, FH, FW)` for a
-/// convolution's `W`, `(in, out)` for an affine layer's, `(n,)` for each `b`.
-fn book_shapes(spec: &NetSpec) -> Vec<(String, Vec<usize>)> {
-    let shapes = spec.check().expect("the book's specs are valid");
-    let mut input = spec.input;
-    let mut out = Vec::new();
-    let mut number = 0;
-    for (layer, &output) in spec.layers.iter().zip(&shapes) {
-        let n = output.len().expect("checked");
-        match *layer {
-            LayerSpec::Convolution { filters, size, .. } => {
-                number += 1;
-                out.push((
-                    format!("W{number}"),
-                    vec![filters, input.channels, size, size],
-                ));
-                out.push((format!("b{number}"), vec![filters]));
-            }
-            LayerSpec::Affine { out: outs } => {
-                number += 1;
-                out.push((
-                    format!("W{number}"),
-                    vec![input.len().expect("checked"), outs],
-                ));
-                out.push((format!("b{number}"), vec![n]));
-            }
-            _ => {}
-        }
-        input = output;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_books_shapes_are_numpys() {
-        let simple = book_shapes(&BookNet::SimpleConvNet.spec());
+        let arrays = |net: BookNet| -> Vec<(String, Vec<usize>)> {
+            expected(net)
+                .arrays()
+                .iter()
+                .map(|a| (a.name.clone(), a.shape.clone()))
+                .collect()
+        };
         assert_eq!(
-            simple,
+            arrays(BookNet::SimpleConvNet),
             [
                 ("W1".to_owned(), vec![30, 1, 5, 5]),
                 ("b1".to_owned(), vec![30]),
@@ -306,7 +283,7 @@ mod tests {
                 ("b3".to_owned(), vec![10]),
             ]
         );
-        let deep = book_shapes(&BookNet::DeepConvNet.spec());
+        let deep = arrays(BookNet::DeepConvNet);
         assert_eq!(deep[6], ("W4".to_owned(), vec![32, 32, 3, 3]));
         assert_eq!(deep[12], ("W7".to_owned(), vec![1024, 50]));
         assert_eq!(deep.len(), 16);
