@@ -324,11 +324,6 @@ impl Loaded {
         self.stored.iterations
     }
 
-    /// The run's length when the checkpoint was written.
-    pub fn planned(&self) -> usize {
-        self.stored.planned
-    }
-
     /// Gives `network` (built from [`Loaded::spec`] and the run's seed) the checkpoint's
     /// parameters, state and dropout steps, and returns the rest of the run's state, after
     /// checking each against the network.

@@ -5,8 +5,6 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -887,17 +885,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     )?;
     let schedule = config.schedule(train_data.len());
     let done = resume.as_ref().map_or(0, |r| r.iterations());
-    if let Some(resume) = &resume
-        && schedule.iters < resume.planned()
-    {
-        bail!(
-            "the run of checkpoint {} makes {} iterations ({done} done) but this one would make \
-             {}: a resumed run may only be as long or longer (--iters or --epochs)",
-            resume.path.display(),
-            resume.planned(),
-            schedule.iters
-        );
-    }
+    // A resumed run shorter than its checkpoint's is refused by nn-train (ResumeError::Shorter).
     if let Some(stop) = args.stop_after
         && (stop <= done || stop > schedule.iters)
     {
@@ -1006,9 +994,8 @@ impl Job<'_> {
             self.stop_after,
         );
         let every = run.checkpoint_every.unwrap_or(schedule.iter_per_epoch);
-        let last_checkpoint: Mutex<Option<Vec<u8>>> = Mutex::new(None);
-        let written = AtomicUsize::new(0);
-        let spent_ns = AtomicU64::new(0);
+        let mut last_checkpoint: Option<Vec<u8>> = None;
+        let (mut written, mut spent) = (0usize, Duration::ZERO);
         let path = &self.checkpoint;
         // By default, one checkpoint per epoch but none within CHECKPOINT_GAP of the last one
         // (a run's results never depend on when its checkpoints are written).
@@ -1016,21 +1003,14 @@ impl Job<'_> {
             Some(_) => Duration::ZERO,
             None => CHECKPOINT_GAP,
         };
-        let mut previous = Instant::now();
         let mut save = |c: &Checkpoint<'_, M>| -> Result<(), String> {
             let began = Instant::now();
-            if c.reason == CheckpointReason::Periodic && began - previous < gap {
-                return Ok(());
-            }
-            previous = began;
             let bytes = checkpoint::encode(run, &self.digest, c.network, c.state)
                 .map_err(|e| format!("{e:#}"))?;
             let result = match c.reason {
                 // Written with the outputs, all of them or none.
                 CheckpointReason::Finished => {
-                    *last_checkpoint
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(bytes);
+                    last_checkpoint = Some(bytes);
                     return Ok(());
                 }
                 CheckpointReason::Periodic => {
@@ -1046,8 +1026,8 @@ impl Job<'_> {
                     safe_write::write(path, &bytes).map_err(|e| e.to_string())
                 }
             };
-            written.fetch_add(1, Ordering::Relaxed);
-            spent_ns.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            written += 1;
+            spent += began.elapsed();
             result
         };
         // Its folder was checked, and removed if made for the check.
@@ -1055,6 +1035,7 @@ impl Job<'_> {
         let checkpoints = Checkpoints {
             resume: state,
             every,
+            min_gap: gap,
             save: &mut save,
         };
         let result = self.pool.install(|| {
@@ -1115,10 +1096,7 @@ impl Job<'_> {
         outputs.write(&run.out, model.as_bytes())?;
         outputs.write_with(&run.history, |w| trained.history.write_csv(w))?;
         outputs.write(&run.plot, &plot::render(&trained.history, &run.plot)?)?;
-        let final_checkpoint = last_checkpoint
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
-            .context("the run handed out no final checkpoint")?;
+        let final_checkpoint = last_checkpoint.context("the run handed out no final checkpoint")?;
         outputs.write(path, &final_checkpoint)?;
         if let Some(signal) = outputs.commit_unless_interrupted(&interrupts)? {
             // The run is complete: keep it, so that --resume writes the outputs at once.
@@ -1149,8 +1127,8 @@ impl Job<'_> {
         println!(
             "checkpoint: {}  ({} written during the run in {:.3} s)",
             crate::files::shown(path),
-            written.load(Ordering::Relaxed),
-            spent_ns.load(Ordering::Relaxed) as f64 * 1e-9
+            written,
+            spent.as_secs_f64()
         );
         Ok(())
     }

@@ -65,6 +65,10 @@ pub struct Checkpoints<'a, M> {
     /// A checkpoint every this many iterations (counted from the start of the run); 0 for none
     /// but the ones of a stop and of the end.
     pub every: usize,
+    /// No periodic checkpoint within this time of the last one (nor of the start), decided
+    /// before any of its work (waiting for an evaluation, copying the state); `Duration::ZERO`
+    /// for every one. A run's results never depend on when its checkpoints are written.
+    pub min_gap: std::time::Duration,
     /// Called with each checkpoint; an error ends the run with
     /// [`TrainError::Checkpoint`](crate::TrainError::Checkpoint).
     #[allow(clippy::type_complexity)] // a plain callback
@@ -76,6 +80,7 @@ impl<M> std::fmt::Debug for Checkpoints<'_, M> {
         f.debug_struct("Checkpoints")
             .field("resume", &self.resume)
             .field("every", &self.every)
+            .field("min_gap", &self.min_gap)
             .finish_non_exhaustive()
     }
 }

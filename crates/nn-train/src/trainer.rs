@@ -1,6 +1,6 @@
 //! The book's minibatch loop (§4.5.2, `train_neuralnet.py`; the `Trainer` of chapters 6 to 8).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nn_core::{Model, Targets};
 use rand::{RngExt, SeedableRng};
@@ -148,6 +148,7 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
 ///
 /// ```
 /// use std::sync::Mutex;
+/// use std::time::Duration;
 /// use nn_core::{TwoLayerConfig, TwoLayerNet};
 /// use nn_train::{CheckpointReason, Checkpoints, Dataset, Length, Observer, RunState, Silent,
 ///                TrainConfig, TrainError, train, train_with};
@@ -177,7 +178,7 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
 ///     }
 ///     Ok(())
 /// };
-/// let checkpoints = Checkpoints { resume: None, every: 0, save: &mut save };
+/// let checkpoints = Checkpoints { resume: None, every: 0, min_gap: Duration::ZERO, save: &mut save };
 /// let stopped = train_with(&config, net()?, &Pairs, &Pairs, &mut StopAt7(0), Some(checkpoints));
 /// assert_eq!(stopped.unwrap_err(), TrainError::Stopped { iteration: 6 });
 /// let (network, state): (_, RunState) = saved.into_inner()?.unwrap();
@@ -185,7 +186,7 @@ pub fn train<M: Model<f32>, D: Dataset + ?Sized>(
 ///
 /// // ... then resumed: the very same network and losses as the run that never stopped.
 /// let mut ignore = |_: &nn_train::Checkpoint<'_, TwoLayerNet<f32>>| Ok(());
-/// let resume = Checkpoints { resume: Some(state), every: 0, save: &mut ignore };
+/// let resume = Checkpoints { resume: Some(state), every: 0, min_gap: Duration::ZERO, save: &mut ignore };
 /// let resumed = train_with(&config, network, &Pairs, &Pairs, &mut Silent, Some(resume))?;
 /// assert_eq!(resumed.net.params(), whole.net.params());
 /// assert_eq!(resumed.history.train_loss, whole.history.train_loss);
@@ -249,6 +250,8 @@ pub fn train_with<M: Model<f32>, D: Dataset + ?Sized>(
             evaluations.start(i, epoch, &network, samples, &mut history, observer);
         }
         let every = checkpoints.as_ref().map_or(0, |c| c.every);
+        let min_gap = checkpoints.as_ref().map_or(Duration::ZERO, |c| c.min_gap);
+        let mut last_checkpoint = start;
         // The state handed to `save`, with everything the loop does not keep in it.
         let mut save = |network: &M,
                         history: &mut History,
@@ -328,7 +331,10 @@ pub fn train_with<M: Model<f32>, D: Dataset + ?Sized>(
             // is waited for (at an epoch's end, a periodic checkpoint finds it long finished).
             let done = i + 1;
             let stop = observer.should_stop();
-            let periodic = every > 0 && done.is_multiple_of(every) && !last;
+            let periodic = every > 0
+                && done.is_multiple_of(every)
+                && !last
+                && last_checkpoint.elapsed() >= min_gap;
             if stop || periodic {
                 evaluations.finish(&mut history, observer);
                 let reason = if stop {
@@ -337,6 +343,7 @@ pub fn train_with<M: Model<f32>, D: Dataset + ?Sized>(
                     CheckpointReason::Periodic
                 };
                 save(&network, &mut history, done, &*optimizer, &rng, reason)?;
+                last_checkpoint = Instant::now();
             }
             if stop {
                 return Err(TrainError::Stopped { iteration: i });
@@ -344,28 +351,20 @@ pub fn train_with<M: Model<f32>, D: Dataset + ?Sized>(
         }
         evaluations.finish(&mut history, observer);
         let done = schedule.iters;
-        // A stop asked during the final evaluation.
-        if done > first && observer.should_stop() {
-            save(
-                &network,
-                &mut history,
-                done,
-                &*optimizer,
-                &rng,
-                CheckpointReason::Stopped,
-            )?;
+        // A stop asked during the final evaluation: the checkpoint of a stopped run, no result.
+        let stopped = done > first && observer.should_stop();
+        let reason = if stopped {
+            CheckpointReason::Stopped
+        } else {
+            CheckpointReason::Finished
+        };
+        save(&network, &mut history, done, &*optimizer, &rng, reason)?;
+        if stopped {
             return Err(TrainError::Stopped {
                 iteration: done - 1,
             });
         }
-        save(
-            &network,
-            &mut history,
-            done,
-            &*optimizer,
-            &rng,
-            CheckpointReason::Finished,
-        )
+        Ok(())
     })?;
     observer.on_finish(&history);
     Ok(Trained {

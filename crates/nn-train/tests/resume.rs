@@ -170,6 +170,7 @@ fn run<M: Rebuild>(
     let checkpoints = Checkpoints {
         resume,
         every,
+        min_gap: std::time::Duration::ZERO,
         save: &mut save,
     };
     let mut observer = StopAt { at: stop, calls: 0 };
