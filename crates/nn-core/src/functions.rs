@@ -161,13 +161,27 @@ pub fn mean_squared_error<T: Float>(y: &Matrix<T>, t: Targets<'_, T>) -> T {
 
 /// Index of the largest value of each column (the first one on ties, as NumPy's `argmax`).
 pub fn argmax_columns<T: Float>(y: &Matrix<T>) -> impl Iterator<Item = usize> + '_ {
-    y.column_iter().map(|col| {
-        let mut best = 0;
-        for (i, &v) in col.iter().enumerate() {
-            if v > col[best] {
-                best = i;
-            }
+    y.column_iter().map(|col| first_max(col.iter().copied()))
+}
+
+/// Index of the largest of `values` (the first one on ties, as NumPy's `np.argmax`); 0 when
+/// there is none.
+///
+/// ```
+/// assert_eq!(nn_core::functions::argmax(&[0.1f32, 0.7, 0.7, 0.2]), 1);
+/// assert_eq!(nn_core::functions::argmax(&[0.9f32]), 0);
+/// ```
+pub fn argmax<T: Float>(values: &[T]) -> usize {
+    first_max(values.iter().copied())
+}
+
+/// The index of the first largest value.
+fn first_max<T: Float>(values: impl Iterator<Item = T>) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, v) in values.enumerate() {
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
         }
-        best
-    })
+    }
+    best.map_or(0, |(i, _)| i)
 }

@@ -146,7 +146,7 @@ pub fn analyse(
     model: &Path,
 ) -> Result<Analysis> {
     let probabilities = predict::probabilities(&mut nets.net, &pixels, model)?;
-    let predicted = argmax(&probabilities);
+    let predicted = functions::argmax(&probabilities);
     let x = Matrix::<f32>::from_iterator(
         pixels.len(),
         1,
@@ -165,17 +165,6 @@ pub fn analyse(
         features,
         shape: view.shape,
     })
-}
-
-/// The index of the largest value (the first one on ties, as NumPy's `argmax`).
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 /// A test image of the strip.
@@ -230,7 +219,7 @@ pub fn pick_samples(
         .into_iter()
         .map(|index| {
             let image = test.image(index).to_vec();
-            let predicted = argmax(&predict::probabilities(net, &image, model)?);
+            let predicted = functions::argmax(&predict::probabilities(net, &image, model)?);
             Ok(Sample {
                 index,
                 label: test.label(index),
@@ -245,12 +234,6 @@ pub fn pick_samples(
 mod tests {
     use super::*;
     use nn_core::MultiLayerNetConfig;
-
-    #[test]
-    fn argmax_takes_the_first_of_ties() {
-        assert_eq!(argmax(&[0.1, 0.7, 0.7, 0.2]), 1);
-        assert_eq!(argmax(&[0.9]), 0);
-    }
 
     #[test]
     fn views_the_first_activation() {
