@@ -423,8 +423,19 @@ pub fn arithmetic_rows() -> Vec<Row> {
 /// The book's `gradient_descent` (`ch04/gradient_method.py`): `x −= lr·∇f(x)` by numerical
 /// gradient of `x0² + x1²`, `steps` times.
 pub fn gradient_descent(start: [f64; 2], lr: f64, steps: usize) -> Vec<f64> {
+    gradient_descent_path(start, lr, steps).0
+}
+
+/// [`gradient_descent`] with the book's `x_history`: `x` before each step.
+pub fn gradient_descent_path(
+    start: [f64; 2],
+    lr: f64,
+    steps: usize,
+) -> (Vec<f64>, Vec<(f64, f64)>) {
     let mut x = Matrix::from_column_slice(2, 1, &start);
+    let mut history = Vec::with_capacity(steps);
     for _ in 0..steps {
+        history.push((x[0], x[1]));
         let grad = nn_core::gradient::numerical_gradient(
             |x: &mut Matrix<f64>| x[0] * x[0] + x[1] * x[1],
             &mut x,
@@ -432,7 +443,7 @@ pub fn gradient_descent(start: [f64; 2], lr: f64, steps: usize) -> Vec<f64> {
         );
         x -= grad * lr;
     }
-    x.as_slice().to_vec()
+    (x.as_slice().to_vec(), history)
 }
 
 /// `ch05/buy_apple.py`: 2 apples of 100 with a tax of 1.1; price, then dApple, dApple_num, dTax.

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::BookArgs;
-use crate::book_check::gradient_descent;
+use crate::book_check::gradient_descent_path;
 use crate::experiment::charts::{self, COLORS, Curve, Marker, Panel};
 
 /// The book's `function_1`, `0.01x² + 0.1x`.
@@ -27,16 +27,6 @@ fn gradient_2(x0: f64, x1: f64) -> (f64, f64) {
         |x| x,
     );
     (g[0], g[1])
-}
-
-/// The path of `gradient_descent` from `start`: the book records `x` before each step.
-fn descent_path(start: [f64; 2], lr: f64, steps: usize) -> Vec<(f64, f64)> {
-    (0..steps)
-        .map(|k| {
-            let x = gradient_descent(start, lr, k);
-            (x[0], x[1])
-        })
-        .collect()
 }
 
 /// An arrow from `(x, y)` along `(dx, dy)`, with a head: one polyline.
@@ -70,8 +60,7 @@ pub fn gradients(args: &BookArgs) -> Result<()> {
     println!(
         "gradient_2d.py: numerical_gradient at (3, 4) = {g34:?}, (0, 2) = {g02:?}, (3, 0) = {g30:?}"
     );
-    let path = descent_path([-3.0, 4.0], 0.1, 20);
-    let end = gradient_descent([-3.0, 4.0], 0.1, 20);
+    let (end, path) = gradient_descent_path([-3.0, 4.0], 0.1, 20);
     println!(
         "gradient_method.py: 20 steps of lr 0.1 from (-3, 4) end at ({}, {})",
         end[0], end[1]
