@@ -73,10 +73,8 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     }
 
     fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
-        let [m, v] = <[States<T>; 2]>::try_from(state.take(&["m", "v"])?).expect("one per slot");
+        [self.m, self.v] = state.take(["m", "v"])?;
         self.iter = i32::try_from(state.updates).unwrap_or(i32::MAX);
-        self.m = m;
-        self.v = v;
         Ok(())
     }
 }

@@ -117,8 +117,23 @@ impl<T: Float> OptimizerState<T> {
         }
     }
 
+    /// [`OptimizerState::take`] for an optimizer that counts no updates (all but Adam): a state
+    /// that counted some is refused.
+    fn take_uncounted<const N: usize>(
+        mut self,
+        names: [&'static str; N],
+    ) -> Result<[States<T>; N], OptimizerError> {
+        if self.updates != 0 {
+            return Err(OptimizerError::StateUpdates(self.updates));
+        }
+        self.take(names)
+    }
+
     /// Takes the slots `names` out of the state, each empty when absent, refusing any other.
-    fn take(&mut self, names: &[&'static str]) -> Result<Vec<States<T>>, OptimizerError> {
+    fn take<const N: usize>(
+        &mut self,
+        names: [&'static str; N],
+    ) -> Result<[States<T>; N], OptimizerError> {
         let known = self.slots.keys().all(|k| names.contains(&k.as_str()));
         // Every slot fills on the first update: all of them or none.
         let whole = self.slots.is_empty() || self.slots.len() == names.len();
@@ -128,10 +143,7 @@ impl<T: Float> OptimizerState<T> {
                 found: self.slots.keys().cloned().collect::<Vec<_>>().join(" "),
             });
         }
-        Ok(names
-            .iter()
-            .map(|n| self.slots.remove(*n).unwrap_or_default())
-            .collect())
+        Ok(names.map(|n| self.slots.remove(n).unwrap_or_default()))
     }
 
     /// Checks the state against the parameters of the network it updates: every slot holds

@@ -56,12 +56,8 @@ impl<T: Float> Optimizer<T> for Nesterov<T> {
         OptimizerState::of(0, &[("v", &self.v)])
     }
 
-    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
-        if state.updates != 0 {
-            return Err(OptimizerError::StateUpdates(state.updates));
-        }
-        let [v] = <[States<T>; 1]>::try_from(state.take(&["v"])?).expect("one per slot");
-        self.v = v;
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        [self.v] = state.take_uncounted(["v"])?;
         Ok(())
     }
 }

@@ -49,12 +49,8 @@ impl<T: Float> Optimizer<T> for RmsProp<T> {
         OptimizerState::of(0, &[("h", &self.h)])
     }
 
-    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
-        if state.updates != 0 {
-            return Err(OptimizerError::StateUpdates(state.updates));
-        }
-        let [h] = <[States<T>; 1]>::try_from(state.take(&["h"])?).expect("one per slot");
-        self.h = h;
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        [self.h] = state.take_uncounted(["h"])?;
         Ok(())
     }
 }

@@ -49,10 +49,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         OptimizerState::default()
     }
 
-    fn load_state(&mut self, mut state: OptimizerState<T>) -> Result<(), OptimizerError> {
-        if state.updates != 0 {
-            return Err(OptimizerError::StateUpdates(state.updates));
-        }
-        state.take(&[]).map(drop)
+    fn load_state(&mut self, state: OptimizerState<T>) -> Result<(), OptimizerError> {
+        state.take_uncounted([]).map(|[]| ())
     }
 }
